@@ -62,8 +62,9 @@ class FilterpyRssi:
 def _irregular_sequence(
     rng: np.random.Generator, n: int, wifi: bool
 ) -> tuple[list[float], list[float]]:
-    """Irregular times (BLE 1-10 Hz, Wi-Fi bursts 30-120 s apart) and RSSI with walk, noise and outliers."""
-    times, values = [], []
+    """Irregular times (BLE 1-10 Hz, Wi-Fi bursts every 30-120 s), RSSI with walk and outliers."""
+    times: list[float] = []
+    values: list[float] = []
     t, level = 0.0, -70.0
     while len(times) < n:
         if wifi:
@@ -85,7 +86,7 @@ def _irregular_sequence(
 
 @pytest.mark.parametrize(("kind", "seed"), [("ble", 1), ("ble", 2), ("wifi", 3), ("wifi", 4)])
 def test_bank_equals_filterpy_per_device_on_irregular_sequences(kind: str, seed: int) -> None:
-    """The bank's mean and variance equal a filterpy KalmanFilter per device to 1e-9 after every step."""
+    """The bank's mean and variance equal one filterpy KalmanFilter per device to 1e-9."""
     rng = np.random.default_rng(seed)
     params = DEFAULT_PARAMS[kind]
     n_dev, n_obs = 20, 200
@@ -125,7 +126,7 @@ def test_scalar_reference_equals_bank_on_one_device() -> None:
 
 
 def test_repeated_slots_in_one_batch_equal_sequential_updates() -> None:
-    """A batch that names a slot several times gives the same state as feeding the readings one by one."""
+    """A batch naming a slot several times equals feeding its readings one by one."""
     rng = np.random.default_rng(11)
     n = 500
     slot_ids = rng.integers(0, 8, size=n)
