@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -59,6 +60,9 @@ class Mosquitto:
             "max_queued_messages 0",
             "max_inflight_messages 0",
         ]
+        if os.geteuid() == 0:
+            # As root, mosquitto drops to the 'mosquitto' user, which cannot read our temp dirs.
+            lines.append("user root")
         if not any(
             line.startswith(("password_file", "allow_anonymous")) for line in self.extra_conf
         ):
@@ -68,11 +72,10 @@ class Mosquitto:
     def start(self) -> None:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.write_conf()
-        self._proc = subprocess.Popen(
-            [binary, "-c", str(self.conf_path)],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.workdir / "mosquitto.log").open("ab"),
-        )
+        with (self.workdir / "mosquitto.log").open("ab") as log:
+            self._proc = subprocess.Popen(
+                [binary, "-c", str(self.conf_path)], stdout=subprocess.DEVNULL, stderr=log
+            )
         wait_for_port(self.port, up=True)
 
     def stop(self) -> None:
