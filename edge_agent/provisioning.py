@@ -35,9 +35,7 @@ def mosquitto_password_line(username: str, password: str, salt: bytes) -> str:
     """A ``password_file`` line for Mosquitto 2 (``username:$7$101$salt$hash``)."""
     if len(salt) != MOSQUITTO_SALT_BYTES:
         raise ValueError(f"'salt' must be {MOSQUITTO_SALT_BYTES} bytes (got {len(salt)})")
-    digest = hashlib.pbkdf2_hmac(
-        "sha512", password.encode(), salt, MOSQUITTO_PBKDF2_ITERATIONS
-    )
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, MOSQUITTO_PBKDF2_ITERATIONS)
     salt_b64 = base64.b64encode(salt).decode()
     hash_b64 = base64.b64encode(digest).decode()
     return f"{username}:$7${MOSQUITTO_PBKDF2_ITERATIONS}${salt_b64}${hash_b64}"

@@ -101,7 +101,7 @@ def test_agent_publishes_only_under_its_own_topic(
 def test_agent_cannot_read_another_agents_topics(
     acl_broker: tuple[Mosquitto, dict[str, str]],
 ) -> None:
-    """An agent subscribed to the whole tree hears only its own config, not another agent's events."""
+    """An agent subscribed to everything hears only its own config, not another agent's events."""
     broker, users = acl_broker
     with (
         client(broker.port, "agent-krakow-01-entrance-a", users["agent-krakow-01-entrance-a"]) as (
