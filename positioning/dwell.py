@@ -1,0 +1,241 @@
+"""Per-device zone presence machine: confirm-to-enter, grace-to-exit, a reason on every switch.
+
+Functional core: :func:`step` takes the previous :class:`DwellState`, the classifier's
+output for the device at ``now_s`` and returns the new state and the
+:class:`~positioning.events.PresenceEvent` values it caused. :func:`tick` does the same
+without an observation, so a silent device's zone closes. Nothing here reads a clock.
+
+Rules (``cfg`` is a :class:`DwellConfig`):
+
+* An observation *supports* zone ``z`` when its best zone is ``z`` with probability
+  ``>= cfg.min_probability``; anything else (no zone, a weak best zone) supports nothing.
+* Enter: a zone other than the current one becomes a *candidate* at its first supporting
+  observation; it is confirmed once it has been supported for ``>= confirm_enter_s``
+  by at least ``confirm_min_samples`` observations with no other zone supported in between.
+  The ``zone_enter`` carries the time of the *first* supporting observation.
+* Switch: confirming a candidate while in another zone closes that zone at the
+  candidate's first observation (``switched_to_<zone>``), so zone times tile without gaps.
+* Exit: a zone not supported for longer than ``grace_exit_s`` closes at the *last*
+  supporting observation (``absent_for_grace_period``); a candidate not supported for
+  longer than ``grace_exit_s`` is forgotten.
+
+Event times are when the transition took effect, never when it was confirmed, so
+``dwell_s`` is not inflated by the hysteresis. Observations older than the last one
+processed are ignored (the reorder buffer in :mod:`positioning.tracking` sorts them first).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from positioning.events import EventKind, PresenceEvent
+
+# Reasons: a small machine-readable vocabulary (also listed in docs/dwell-and-visits.md).
+REASON_CONFIRMED_PREFIX = "confirmed_for_"
+"""``zone_enter``: ``confirmed_for_<confirm_enter_s>s``, e.g. ``confirmed_for_2.0s``."""
+REASON_SWITCHED_PREFIX = "switched_to_"
+"""``zone_exit``: ``switched_to_<zone>``, another zone was confirmed."""
+REASON_ABSENT = "absent_for_grace_period"
+"""``zone_exit``: the zone was not supported for longer than the grace period."""
+REASON_EVICTED = "evicted"
+"""``zone_exit``/``visit_end``: the device table dropped the device (capacity or staleness)."""
+REASON_CLOSED = "stream_closed"
+"""``zone_exit``/``visit_end``: the caller closed the stream (shutdown, end of a replay)."""
+
+
+class DwellConfigError(ValueError):
+    """A :class:`DwellConfig` field is out of range."""
+
+
+@dataclass(frozen=True, slots=True)
+class DwellConfig:
+    """Thresholds of the zone machine. Defaults aim at 1 Hz BLE after a Kalman filter."""
+
+    confirm_enter_s: float = 2.0
+    """A zone must be supported this long (first to latest supporting sample) to be entered."""
+    confirm_min_samples: int = 2
+    """...and by at least this many observations (1 with ``confirm_enter_s == 0`` = instant)."""
+    grace_exit_s: float = 15.0
+    """A zone closes after this long without a supporting observation."""
+    min_probability: float = 0.6
+    """An observation supports its best zone only at or above this probability."""
+
+    def __post_init__(self) -> None:
+        _check_range("confirm_enter_s", self.confirm_enter_s, 0.0, 3600.0)
+        _check_range("grace_exit_s", self.grace_exit_s, 0.0, 86400.0)
+        _check_range("min_probability", self.min_probability, 0.0, 1.0)
+        if not 1 <= self.confirm_min_samples <= 1000:
+            raise DwellConfigError(
+                f"'confirm_min_samples' must be in [1, 1000] (got {self.confirm_min_samples})"
+            )
+
+    @property
+    def enter_reason(self) -> str:
+        """The ``zone_enter`` reason for this configuration, e.g. ``confirmed_for_2.0s``."""
+        return f"{REASON_CONFIRMED_PREFIX}{float(self.confirm_enter_s)!r}s"
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not (math.isfinite(value) and low <= value <= high):
+        raise DwellConfigError(f"'{name}' must be a number in [{low:g}, {high:g}] (got {value!r})")
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneObservation:
+    """The zone classifier's output for one device at one time.
+
+    ``zone`` is the best zone (``None``: outside every zone), ``probability`` its
+    probability in [0, 1], ``rssi_dbm`` the smoothed RSSI that led to it.
+    """
+
+    zone: str | None
+    probability: float = 1.0
+    rssi_dbm: float | None = None
+
+    @classmethod
+    def from_probabilities(
+        cls, probabilities: Mapping[str, float], rssi_dbm: float | None = None
+    ) -> ZoneObservation:
+        """Pick the most probable zone (ties broken by name, so the choice is deterministic)."""
+        if not probabilities:
+            return cls(zone=None, probability=0.0, rssi_dbm=rssi_dbm)
+        zone, probability = min(probabilities.items(), key=lambda item: (-item[1], item[0]))
+        return cls(zone=zone, probability=probability, rssi_dbm=rssi_dbm)
+
+
+@dataclass(frozen=True, slots=True)
+class DwellState:
+    """Where one device is. Build the first one with :func:`initial_state`."""
+
+    device_key: str
+    zone: str | None = None
+    """The confirmed zone, or ``None``."""
+    entered_ts_s: float = 0.0
+    last_support_ts_s: float = 0.0
+    """Last observation that supported ``zone``."""
+    last_rssi_dbm: float | None = None
+    candidate: str | None = None
+    candidate_since_ts_s: float = 0.0
+    candidate_last_ts_s: float = 0.0
+    candidate_samples: int = 0
+    candidate_rssi_dbm: float | None = None
+    last_ts_s: float = -math.inf
+    """Time of the last observation or tick processed."""
+
+
+def initial_state(device_key: str) -> DwellState:
+    """A device that has not been placed in any zone yet."""
+    return DwellState(device_key=device_key)
+
+
+def _exit(state: DwellState, ts_s: float, reason: str, rssi_dbm: float | None) -> PresenceEvent:
+    assert state.zone is not None  # noqa: S101 - callers check; keeps mypy's narrowing honest
+    return PresenceEvent(
+        kind=EventKind.ZONE_EXIT,
+        ts_s=ts_s,
+        device_key=state.device_key,
+        reason=reason,
+        zone=state.zone,
+        dwell_s=max(0.0, ts_s - state.entered_ts_s),
+        rssi_dbm=rssi_dbm,
+    )
+
+
+def _expire(
+    state: DwellState, now_s: float, cfg: DwellConfig
+) -> tuple[DwellState, list[PresenceEvent]]:
+    """Close the zone and forget the candidate when their grace periods ran out."""
+    events: list[PresenceEvent] = []
+    if state.zone is not None and now_s - state.last_support_ts_s > cfg.grace_exit_s:
+        events.append(_exit(state, state.last_support_ts_s, REASON_ABSENT, state.last_rssi_dbm))
+        state = replace(state, zone=None)
+    if state.candidate is not None and now_s - state.candidate_last_ts_s > cfg.grace_exit_s:
+        state = replace(state, candidate=None, candidate_samples=0)
+    return state, events
+
+
+def tick(
+    state: DwellState, now_s: float, cfg: DwellConfig
+) -> tuple[DwellState, list[PresenceEvent]]:
+    """Advance time without an observation: close zones whose grace period ran out."""
+    if now_s < state.last_ts_s:
+        return state, []
+    state, events = _expire(state, now_s, cfg)
+    return replace(state, last_ts_s=now_s), events
+
+
+def step(
+    state: DwellState,
+    observation: ZoneObservation | None,
+    now_s: float,
+    cfg: DwellConfig,
+) -> tuple[DwellState, list[PresenceEvent]]:
+    """Feed one classifier output taken at ``now_s``; ``None`` is the same as :func:`tick`."""
+    if observation is None or now_s < state.last_ts_s:
+        return tick(state, now_s, cfg)
+    state, events = _expire(state, now_s, cfg)
+    state = replace(state, last_ts_s=now_s)
+    supported = observation.zone if observation.probability >= cfg.min_probability else None
+    if supported is None:
+        return state, events
+    rssi = observation.rssi_dbm
+    if supported == state.zone:
+        # Seen again where it is: refresh, and a rival candidate loses its run.
+        state = replace(
+            state, last_support_ts_s=now_s, last_rssi_dbm=rssi, candidate=None, candidate_samples=0
+        )
+        return state, events
+    if supported != state.candidate:
+        state = replace(
+            state,
+            candidate=supported,
+            candidate_since_ts_s=now_s,
+            candidate_last_ts_s=now_s,
+            candidate_samples=1,
+            candidate_rssi_dbm=rssi,
+        )
+    else:
+        state = replace(
+            state, candidate_last_ts_s=now_s, candidate_samples=state.candidate_samples + 1
+        )
+    confirmed = (
+        now_s - state.candidate_since_ts_s >= cfg.confirm_enter_s
+        and state.candidate_samples >= cfg.confirm_min_samples
+    )
+    if not confirmed:
+        return state, events
+    since = state.candidate_since_ts_s
+    if state.zone is not None:
+        events.append(_exit(state, since, f"{REASON_SWITCHED_PREFIX}{supported}", rssi))
+    events.append(
+        PresenceEvent(
+            kind=EventKind.ZONE_ENTER,
+            ts_s=since,
+            device_key=state.device_key,
+            reason=cfg.enter_reason,
+            zone=supported,
+            rssi_dbm=state.candidate_rssi_dbm,
+        )
+    )
+    state = replace(
+        state,
+        zone=supported,
+        entered_ts_s=since,
+        last_support_ts_s=now_s,
+        last_rssi_dbm=rssi,
+        candidate=None,
+        candidate_samples=0,
+    )
+    return state, events
+
+
+def close(
+    state: DwellState, now_s: float, reason: str = REASON_CLOSED
+) -> tuple[DwellState, list[PresenceEvent]]:
+    """Close an open zone at its last supporting observation (eviction, shutdown)."""
+    if state.zone is None:
+        return replace(state, candidate=None, candidate_samples=0), []
+    event = _exit(state, min(state.last_support_ts_s, now_s), reason, state.last_rssi_dbm)
+    return replace(state, zone=None, candidate=None, candidate_samples=0), [event]
