@@ -24,7 +24,7 @@ def test_embedded_broker_delivers_qos1_and_retained() -> None:
         all_in = threading.Event()
 
         def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
-            got.append((msg.topic, msg.payload))
+            got.append((msg.topic, bytes(msg.payload)))
             if len(got) == 101:
                 all_in.set()
 
