@@ -79,14 +79,22 @@ class DecodeStats:
     """The file ended inside a record; everything before it was read."""
 
     def count(self, result: ProbeRequest | WifiRejection) -> None:
-        """Add one decode result."""
+        """Add one frame read and its decode result."""
         self.frames_read += 1
         if isinstance(result, ProbeRequest):
-            self.decoded += 1
-            if result.rssi_dbm is None:
-                self.without_rssi += 1
+            self.add_decoded(has_rssi=result.rssi_dbm is not None)
         else:
-            self.skipped[result.reason.value] += 1
+            self.add_skipped(result.reason.value)
+
+    def add_decoded(self, *, has_rssi: bool) -> None:
+        """Add one observation produced (BLE replay counts frames read itself)."""
+        self.decoded += 1
+        if not has_rssi:
+            self.without_rssi += 1
+
+    def add_skipped(self, reason: str) -> None:
+        """Add one frame (or BLE frame) not turned into an observation."""
+        self.skipped[reason] += 1
 
     @property
     def skipped_total(self) -> int:
