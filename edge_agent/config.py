@@ -6,7 +6,7 @@ file. Every error names the field path, what was expected and what came.
 
 Groups::
 
-    store_id, agent_id, site_secret
+    store_id, agent_id, site_secret, infrastructure_beacons (id -> name)
     [mqtt]        host, port, tls, ca, username, password, keepalive_s, backoff_*
     [sources.ble] enabled, adapter, passive, min_adverts_per_s, ...
     [sources.wifi] enabled, iface, channels, hop_interval_s
@@ -170,6 +170,8 @@ class AgentSettings(BaseSettings):
     store_id: str
     agent_id: str
     site_secret: SecretStr
+    infrastructure_beacons: dict[str, str] = Field(default_factory=dict)
+    """The store's own beacons: beacon id -> name shown in clear (``uuid:major:minor``)."""
     mqtt: MqttSettings = MqttSettings()
     sources: SourcesSettings = SourcesSettings()
     zones: tuple[ZoneSettings, ...] = (ZoneSettings(name="store", min_rssi_dbm=-90.0),)

@@ -209,11 +209,13 @@ class Pipeline:
         self._next_tick_s: float | None = None
         self.sightings = 0
         self.events = 0
+        self.last_ts_s = 0.0
 
     def process(self, sighting: Sighting) -> list[ClassifiedEvent]:
         out: list[ClassifiedEvent] = []
         self.sightings += 1
         ts = sighting.ts_s
+        self.last_ts_s = max(self.last_ts_s, ts)
         if self._next_tick_s is None:
             self._next_tick_s = ts + TICK_S
         elif ts >= self._next_tick_s:
