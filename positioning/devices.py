@@ -1,0 +1,363 @@
+"""How many phones are behind a stream of randomized probe-request addresses.
+
+Phones rotate the source address of their probe requests (iOS 15+ often per scan burst),
+so counting distinct addresses overcounts people by one or two orders of magnitude.
+:func:`estimate_devices` links addresses into *chains*, one per estimated device, from
+three clues the rotation does not hide:
+
+1. **IE fingerprint.** The information elements of a probe request (supported rates, HT/VHT
+   capabilities, extended capabilities, vendor elements; not the SSID or the channel)
+   depend on the phone model and OS, not on the address. Addresses are only linked
+   within one fingerprint *family*: fingerprints seen on one same address are one family
+   (a phone sends a wildcard and a directed probe, or a 2.4 GHz and a 5 GHz variant).
+2. **Sequence-number continuity.** The 802.11 sequence number is a 12-bit counter that
+   increases per frame; some phones keep it across a rotation, so a new address whose
+   first number follows an old address's last one within ``seq_window`` (mod 4096) is
+   the same phone — the strongest link.
+3. **Burst timing and level.** Addresses of one phone do not transmit at the same time,
+   and within a scan burst they follow each other within ``burst_gap_s``. A chain can
+   take an address only if it is silent when the address starts and its RSSI level is
+   within ``rssi_tolerance_db``; a chain silent for longer than ``max_link_gap_s`` is
+   closed (the phone left, or is counted again).
+
+Inputs are keys, never raw MACs: pass a keyed hash of the address. The estimate is for
+footfall and occupancy counts only; it must never be used to link a person to a device.
+Deterministic: ties are broken by time, then by key.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+SEQ_MODULO = 4096
+"""802.11 sequence numbers are 12 bits."""
+
+
+class DeviceCountConfigError(ValueError):
+    """A :class:`DeviceCountConfig` field is out of range."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCountConfig:
+    """Thresholds of the address-linking estimator."""
+
+    burst_gap_s: float = 1.0
+    """Frames closer than this belong to one scan burst."""
+    max_link_gap_s: float = 300.0
+    """A chain silent for longer than this takes no new address."""
+    seq_window: int = 64
+    """A new address continues a chain if its first sequence number is 1..this after its last."""
+    rssi_tolerance_db: float | None = None
+    """If set, largest difference between an address's median RSSI and its chain's level.
+    Off by default: one phone's RSSI at one sniffer swings by 20-30 dB (body, orientation,
+    multipath; the Baccichet captures show it), so a level gate splits phones."""
+    min_burst_interval_s: float = 0.0
+    """A chain takes no address starting between ``burst_gap_s`` and this after its last
+    frame (one phone does not scan again so soon); 0 turns the rule off."""
+    shadow_fraction: float = 0.8
+    """A chain whose frames fall, at least this fraction of them, within ``burst_gap_s`` of
+    the frames of a bigger chain of another fingerprint family is that phone's second
+    fingerprint (a phone alternating two probe formats on two addresses) and is merged
+    into it; above 1 turns the rule off."""
+
+    def __post_init__(self) -> None:
+        for name in ("burst_gap_s", "max_link_gap_s", "min_burst_interval_s", "shadow_fraction"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0.0):
+                raise DeviceCountConfigError(
+                    f"'{name}' must be a finite number >= 0 (got {value!r})"
+                )
+        tol = self.rssi_tolerance_db
+        if tol is not None and not (math.isfinite(tol) and tol >= 0.0):
+            raise DeviceCountConfigError(
+                f"'rssi_tolerance_db' must be None or a finite number >= 0 (got {tol!r})"
+            )
+        if not 0 <= self.seq_window < SEQ_MODULO:
+            raise DeviceCountConfigError(
+                f"'seq_window' must be in [0, {SEQ_MODULO - 1}] (got {self.seq_window})"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeObservation:
+    """One received probe request, reduced to what the estimator needs."""
+
+    ts_s: float
+    """Reception time, POSIX seconds."""
+    address_key: str
+    """Keyed hash of the source address (never the raw MAC)."""
+    fingerprint: str
+    """Hash of the frame's information elements, SSID and channel left out."""
+    seq_num: int | None = None
+    """802.11 sequence number 0..4095, if known."""
+    rssi_dbm: float | None = None
+    """Received signal strength in dBm, if known."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCluster:
+    """The addresses the estimator believes one device used, in order of first use."""
+
+    address_keys: tuple[str, ...]
+    family: str
+    """Smallest fingerprint of the chain's fingerprint family."""
+    first_ts_s: float
+    last_ts_s: float
+    frames: int
+    seq_links: int
+    """How many of the chain's links were made by sequence-number continuity."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCountEstimate:
+    """The estimate, the naive count beside it, and the chains behind it."""
+
+    devices: int
+    unique_addresses: int
+    """Naive count: distinct source addresses."""
+    frames: int
+    clusters: tuple[DeviceCluster, ...]
+
+
+@dataclass(slots=True)
+class _Track:
+    """All frames of one address."""
+
+    key: str
+    first_ts_s: float
+    last_ts_s: float
+    first_seq: int | None
+    last_seq: int | None
+    frames: int
+    fingerprints: Counter[str]
+    rssi_values: list[float]
+    times_s: list[float]
+
+    @property
+    def rssi_dbm(self) -> float | None:
+        if not self.rssi_values:
+            return None
+        ordered = sorted(self.rssi_values)
+        return ordered[len(ordered) // 2]
+
+
+@dataclass(slots=True)
+class _Chain:
+    family: str
+    keys: list[str]
+    first_ts_s: float
+    last_ts_s: float
+    last_seq: int | None
+    rssi_dbm: float | None
+    frames: int
+    times_s: list[float]
+    seq_links: int = 0
+    rssi_n: int = 0
+
+    def take(self, track: _Track, by_seq: bool) -> None:
+        self.keys.append(track.key)
+        self.last_ts_s = max(self.last_ts_s, track.last_ts_s)
+        self.last_seq = track.last_seq if track.last_seq is not None else self.last_seq
+        self.frames += track.frames
+        self.times_s.extend(track.times_s)
+        self.seq_links += int(by_seq)
+        level = track.rssi_dbm
+        if level is not None:
+            # Running mean of the addresses' median levels: the chain's level.
+            self.rssi_n += 1
+            old = self.rssi_dbm
+            self.rssi_dbm = level if old is None else old + (level - old) / self.rssi_n
+
+
+def _tracks(observations: Iterable[ProbeObservation]) -> dict[str, _Track]:
+    tracks: dict[str, _Track] = {}
+    for obs in sorted(observations, key=lambda o: (o.ts_s, o.address_key)):
+        if not math.isfinite(obs.ts_s):
+            continue
+        seq = obs.seq_num if obs.seq_num is not None and 0 <= obs.seq_num < SEQ_MODULO else None
+        rssi = obs.rssi_dbm if obs.rssi_dbm is not None and -130.0 <= obs.rssi_dbm < 0.0 else None
+        track = tracks.get(obs.address_key)
+        if track is None:
+            track = _Track(obs.address_key, obs.ts_s, obs.ts_s, seq, seq, 0, Counter(), [], [])
+            tracks[obs.address_key] = track
+        track.last_ts_s = obs.ts_s
+        if seq is not None:
+            if track.first_seq is None:
+                track.first_seq = seq
+            track.last_seq = seq
+        track.frames += 1
+        track.times_s.append(obs.ts_s)
+        track.fingerprints[obs.fingerprint] += 1
+        if rssi is not None:
+            track.rssi_values.append(rssi)
+    return tracks
+
+
+def _families(tracks: Iterable[_Track]) -> dict[str, str]:
+    """Union-find over fingerprints seen on one address; maps fingerprint -> family."""
+    parent: dict[str, str] = {}
+
+    def find(fp: str) -> str:
+        parent.setdefault(fp, fp)
+        while parent[fp] != fp:
+            parent[fp] = parent[parent[fp]]
+            fp = parent[fp]
+        return fp
+
+    for track in tracks:
+        fps = sorted(track.fingerprints)
+        for other in fps[1:]:
+            a, b = find(fps[0]), find(other)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        find(fps[0])
+    return {fp: find(fp) for fp in parent}
+
+
+def _seq_follows(last_seq: int | None, first_seq: int | None, window: int) -> bool:
+    if last_seq is None or first_seq is None:
+        return False
+    return 1 <= (first_seq - last_seq) % SEQ_MODULO <= window
+
+
+def estimate_devices(
+    observations: Iterable[ProbeObservation], cfg: DeviceCountConfig | None = None
+) -> DeviceCountEstimate:
+    """Estimate the number of distinct devices behind probe requests (see the module docs)."""
+    cfg = cfg or DeviceCountConfig()
+    tracks = _tracks(observations)
+    chains = _link(tracks, cfg)
+    groups = _merge_shadows(chains, cfg)
+    clusters = tuple(
+        DeviceCluster(
+            address_keys=tuple(k for c in group for k in c.keys),
+            family=min(c.family for c in group),
+            first_ts_s=min(c.first_ts_s for c in group),
+            last_ts_s=max(c.last_ts_s for c in group),
+            frames=sum(c.frames for c in group),
+            seq_links=sum(c.seq_links for c in group),
+        )
+        for group in groups
+    )
+    return DeviceCountEstimate(
+        devices=len(clusters),
+        unique_addresses=len(tracks),
+        frames=sum(t.frames for t in tracks.values()),
+        clusters=clusters,
+    )
+
+
+def _link(tracks: dict[str, _Track], cfg: DeviceCountConfig) -> list[_Chain]:
+    """Greedy chaining of addresses, in order of first frame, within fingerprint families."""
+    families = _families(tracks.values())
+    chains: list[_Chain] = []
+    open_by_family: dict[str, list[_Chain]] = {}
+    for track in sorted(tracks.values(), key=lambda t: (t.first_ts_s, t.key)):
+        family = families[track.fingerprints.most_common(1)[0][0]]
+        candidates = open_by_family.setdefault(family, [])
+        # Chains silent for too long never take an address again.
+        candidates[:] = [
+            c for c in candidates if track.first_ts_s - c.last_ts_s <= cfg.max_link_gap_s
+        ]
+        best = _best_chain(candidates, track, cfg)
+        if best is None:
+            chain = _Chain(
+                family=family,
+                keys=[],
+                first_ts_s=track.first_ts_s,
+                last_ts_s=track.last_ts_s,
+                last_seq=track.last_seq,
+                rssi_dbm=None,
+                frames=0,
+                times_s=[],
+            )
+            chain.take(track, by_seq=False)
+            chains.append(chain)
+            candidates.append(chain)
+        else:
+            best[0].take(track, best[1])
+    for chain in chains:
+        chain.times_s.sort()
+    return chains
+
+
+def _merge_shadows(chains: list[_Chain], cfg: DeviceCountConfig) -> list[list[_Chain]]:
+    """Merge each chain that only ever transmits in another family's bursts into that chain.
+
+    Returns the groups (one per device), each in order of first frame.
+    """
+    if not chains or cfg.shadow_fraction > 1.0:
+        return [[c] for c in chains]
+    # All frames of all chains, in time order: (ts, chain index).
+    frames = sorted((t, i) for i, c in enumerate(chains) for t in c.times_s)
+    times = [t for t, _ in frames]
+    parent = list(range(len(chains)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    # Smaller chains first, so a shadow folds into a bigger host, never the other way.
+    for i in sorted(range(len(chains)), key=lambda i: (chains[i].frames, chains[i].first_ts_s)):
+        chain = chains[i]
+        hits: Counter[int] = Counter()
+        covered = 0
+        for t in chain.times_s:
+            lo = bisect.bisect_left(times, t - cfg.burst_gap_s)
+            hi = bisect.bisect_right(times, t + cfg.burst_gap_s)
+            near = {
+                j
+                for _, j in frames[lo:hi]
+                if chains[j].family != chain.family and chains[j].frames > chain.frames
+            }
+            covered += bool(near)
+            hits.update(near)
+        if hits and covered >= cfg.shadow_fraction * len(chain.times_s):
+            host = min(hits, key=lambda j: (-hits[j], chains[j].first_ts_s, j))
+            parent[find(i)] = find(host)
+    groups: dict[int, list[_Chain]] = {}
+    for i, chain in enumerate(chains):
+        groups.setdefault(find(i), []).append(chain)
+    return sorted(groups.values(), key=lambda g: min(c.first_ts_s for c in g))
+
+
+def _level_diff(track: _Track, chain: _Chain) -> float:
+    level = track.rssi_dbm
+    return abs(level - chain.rssi_dbm) if level is not None and chain.rssi_dbm is not None else 0.0
+
+
+def _best_chain(
+    candidates: list[_Chain], track: _Track, cfg: DeviceCountConfig
+) -> tuple[_Chain, bool] | None:
+    """The chain that should take ``track`` and whether by sequence continuity; ``None``: new.
+
+    Tiers, best first: sequence continuity after the chain's last frame; same burst (the
+    address starts at most ``burst_gap_s`` after the chain's last frame, or overlaps it);
+    a later burst (at least ``min_burst_interval_s`` after), closest level first.
+    """
+    best: tuple[tuple[int, float, float], _Chain, bool] | None = None
+    tolerance = math.inf if cfg.rssi_tolerance_db is None else cfg.rssi_tolerance_db
+    for chain in candidates:
+        gap_s = track.first_ts_s - chain.last_ts_s
+        by_seq = gap_s >= 0.0 and _seq_follows(chain.last_seq, track.first_seq, cfg.seq_window)
+        level_diff = _level_diff(track, chain)
+        if by_seq:
+            tier = 0
+        elif level_diff > tolerance:
+            continue
+        elif gap_s <= cfg.burst_gap_s:
+            tier = 1
+        elif gap_s >= cfg.min_burst_interval_s:
+            tier = 2
+        else:
+            continue
+        score = (tier, level_diff if tier == 2 else abs(gap_s), chain.first_ts_s)
+        if best is None or score < best[0]:
+            best = (score, chain, by_seq)
+    return None if best is None else (best[1], best[2])
