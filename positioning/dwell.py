@@ -55,8 +55,10 @@ class DwellConfig:
 
     confirm_enter_s: float = 2.0
     """A zone must be supported this long (first to latest supporting sample) to be entered."""
-    confirm_min_samples: int = 2
-    """...and by at least this many observations (1 with ``confirm_enter_s == 0`` = instant)."""
+    confirm_min_samples: int = 3
+    """...and by at least this many observations (1 with ``confirm_enter_s == 0`` = instant).
+    Three at 1 Hz is the 2 s window itself; two would let two stray samples with silence
+    between them confirm a zone. Sparse sources (Wi-Fi probes) want their own, lower value."""
     grace_exit_s: float = 15.0
     """A zone closes after this long without a supporting observation."""
     min_probability: float = 0.6

@@ -1,0 +1,153 @@
+"""The zone presence machine: confirm-to-enter, grace-to-exit, switch reasons, exact dwell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from positioning.dwell import (
+    DwellConfig,
+    DwellConfigError,
+    DwellState,
+    ZoneObservation,
+    close,
+    initial_state,
+    step,
+    tick,
+)
+from positioning.events import EventKind, PresenceEvent
+
+CFG = DwellConfig(confirm_enter_s=2.0, confirm_min_samples=3, grace_exit_s=10.0)
+
+
+def feed(
+    samples: list[tuple[float, str | None]], cfg: DwellConfig = CFG, probability: float = 0.9
+) -> tuple[DwellState, list[PresenceEvent]]:
+    state = initial_state("dk1_test")
+    events: list[PresenceEvent] = []
+    for ts_s, zone in samples:
+        state, new = step(state, ZoneObservation(zone, probability, -60.0), ts_s, cfg)
+        events.extend(new)
+    return state, events
+
+
+def test_enter_is_stamped_at_the_first_confirming_observation() -> None:
+    """A zone seen for 2 s is entered at its first sample, with the confirm reason."""
+    state, events = feed([(100.0, "shoes"), (101.0, "shoes"), (102.0, "shoes")])
+    assert [(e.kind, e.ts_s, e.zone, e.reason) for e in events] == [
+        (EventKind.ZONE_ENTER, 100.0, "shoes", "confirmed_for_2.0s")
+    ]
+    assert state.zone == "shoes"
+
+
+def test_a_single_blip_never_enters() -> None:
+    """One sample of a zone followed by silence causes no event at all."""
+    state, events = feed([(100.0, "shoes")])
+    state, more = tick(state, 200.0, CFG)
+    assert events == [] and more == []
+    assert state.zone is None and state.candidate is None
+
+
+def test_weak_observations_support_nothing() -> None:
+    """Observations under min_probability neither enter nor keep a zone."""
+    _, events = feed([(t, "shoes") for t in range(100, 110)], probability=0.5)
+    assert events == []
+
+
+def test_switch_closes_the_old_zone_where_the_new_one_began() -> None:
+    """A confirmed switch exits the old zone at the new zone's first sample with switched_to_."""
+    samples = [(float(t), "shoes") for t in range(100, 121)]
+    samples += [(float(t), "till") for t in range(121, 125)]
+    _, events = feed(samples)
+    kinds = [(e.kind, e.zone, e.ts_s, e.reason, e.dwell_s) for e in events]
+    assert kinds == [
+        (EventKind.ZONE_ENTER, "shoes", 100.0, "confirmed_for_2.0s", None),
+        (EventKind.ZONE_EXIT, "shoes", 121.0, "switched_to_till", 21.0),
+        (EventKind.ZONE_ENTER, "till", 121.0, "confirmed_for_2.0s", None),
+    ]
+
+
+def test_grace_exit_is_stamped_at_the_last_supporting_observation() -> None:
+    """Silence longer than the grace period closes the zone at the last sample seen there."""
+    state, events = feed([(float(t), "shoes") for t in range(100, 131)])
+    state, events = tick(state, 140.0, CFG)
+    assert events == []  # 10 s after the last sample is still within the grace period
+    state, events = tick(state, 140.5, CFG)
+    assert [(e.kind, e.ts_s, e.dwell_s, e.reason) for e in events] == [
+        (EventKind.ZONE_EXIT, 130.0, 30.0, "absent_for_grace_period")
+    ]
+    assert state.zone is None
+
+
+def test_alternating_zones_do_not_switch() -> None:
+    """A rival zone interrupted every other second never gets confirmed."""
+    samples = [(float(t), "shoes") for t in range(100, 105)]
+    samples += [(float(t), "till" if t % 2 else "shoes") for t in range(105, 160)]
+    _, events = feed(samples)
+    assert [e.kind for e in events] == [EventKind.ZONE_ENTER]
+
+
+def test_stationary_noisy_device_stays_put() -> None:
+    """Ten device-hours at 1 Hz with 15 % of samples in a random other zone: <= 1 switch/hour."""
+    rng = np.random.default_rng(20261123)
+    zones = ["entrance", "shoes", "till", "fitting"]
+    switches = 0
+    for _device in range(10):
+        samples: list[tuple[float, str | None]] = []
+        for t in range(3600):
+            draw = rng.random()
+            zone: str | None = "shoes" if draw > 0.15 else str(rng.choice(zones))
+            if draw < 0.03:
+                zone = None
+            samples.append((1000.0 + t, zone))
+        _, events = feed(samples)
+        assert events[0].zone == "shoes"
+        switches += sum(1 for e in events if e.kind is EventKind.ZONE_ENTER and e.zone != "shoes")
+    assert switches <= 10
+
+
+def test_out_of_order_observation_is_ignored() -> None:
+    """An observation older than the last one processed changes nothing."""
+    state, _ = feed([(100.0, "shoes"), (101.0, "shoes"), (102.0, "shoes")])
+    after, events = step(state, ZoneObservation("till", 0.99), 50.0, CFG)
+    assert after == state and events == []
+
+
+def test_instant_enter_when_confirmation_is_off() -> None:
+    """confirm_enter_s=0 with one sample enters on the first observation."""
+    cfg = DwellConfig(confirm_enter_s=0.0, confirm_min_samples=1)
+    _, events = feed([(5.0, "shoes")], cfg)
+    assert [(e.kind, e.reason) for e in events] == [(EventKind.ZONE_ENTER, "confirmed_for_0.0s")]
+
+
+def test_close_exits_an_open_zone() -> None:
+    """Closing a device in a zone exits it at its last sample with the given reason."""
+    state, _ = feed([(100.0, "shoes"), (102.0, "shoes"), (104.0, "shoes")])
+    state, events = close(state, 200.0, "evicted")
+    assert [(e.kind, e.ts_s, e.dwell_s, e.reason) for e in events] == [
+        (EventKind.ZONE_EXIT, 104.0, 4.0, "evicted")
+    ]
+    assert close(state, 300.0)[1] == []
+
+
+def test_best_zone_from_probabilities_breaks_ties_by_name() -> None:
+    """The most probable zone wins; equal probabilities go to the first name."""
+    obs = ZoneObservation.from_probabilities({"till": 0.4, "shoes": 0.4, "entrance": 0.2}, -70.0)
+    assert (obs.zone, obs.probability, obs.rssi_dbm) == ("shoes", 0.4, -70.0)
+    assert ZoneObservation.from_probabilities({}).zone is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("confirm_enter_s", -1.0, "'confirm_enter_s' must be a number in [0, 3600] (got -1.0)"),
+        ("grace_exit_s", float("nan"), "'grace_exit_s' must be a number"),
+        ("min_probability", 1.5, "'min_probability' must be a number in [0, 1] (got 1.5)"),
+        ("confirm_min_samples", 0, "'confirm_min_samples' must be in [1, 1000] (got 0)"),
+    ],
+)
+def test_config_errors_name_the_field(field: str, value: float, message: str) -> None:
+    """A bad threshold fails with the field, the range and the value."""
+    with pytest.raises(DwellConfigError) as info:
+        DwellConfig(**{field: value})  # type: ignore[arg-type]
+    assert message in str(info.value)
