@@ -1,0 +1,773 @@
+"""Attribution and lift reports as set-based SQL (SQLite and PostgreSQL).
+
+The attribution runs in the database as one statement per breakdown, never as a Python
+loop over visits:
+
+1. ``lv`` — store visits (visit classes ``visitor`` and ``engaged``; passers-by are never
+   attributed) joined to the identity links valid at the visit start and not revoked;
+2. ``touches`` — each such visit joined to the campaign's exposures of the same
+   person_key in the window before it: ``-skew <= visit - exposure <= window(kind)``
+   (window per exposure kind, skew = 10 s clock-skew tolerance);
+3. ``units`` — one attributed visit per person, store and day (UTC): the earliest
+   attributed visit of that day;
+4. ``ranked`` — the touches of each unit ranked with window functions
+   (``ROW_NUMBER``/``COUNT``/``SUM OVER (PARTITION BY unit)``), and the credit of each
+   touch computed in SQL for every rule-based model; the data-driven ``markov`` model
+   fetches the exposed paths set-based, solves the removal effects exactly in
+   :mod:`campaigns.markov`, and passes them back as per-channel weights, so the
+   per-visit split still happens in SQL.
+
+The lift counts are per person and arm (people who could be observed: with an identity
+link not revoked overlapping the report period), also computed in SQL; the statistics
+are the pure functions of :mod:`campaigns.stats`.
+"""
+
+# SQL is assembled from this module's own constant fragments (dialect functions, CTEs, a
+# model's CASE); every value from a caller is a bound parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, text
+from sqlalchemy.engine import Connection
+
+from campaigns.attribution import DEFAULT_HALF_LIFE_S, CreditModel
+from campaigns.markov import PathCount, markov_attribution
+from campaigns.model import CLOCK_SKEW_TOLERANCE_S, Campaign, ControlDesign
+from campaigns.reports import (
+    DEFAULT_K,
+    LIFT_CURVE_WINDOWS_S,
+    TIME_TO_VISIT_BUCKETS,
+    Cell,
+    ParameterSet,
+    Report,
+    suppress,
+)
+from campaigns.stats import LEVELS, ArmMoments, diff_in_diff, mean_lift, rate_lift
+from gateway.campaign_store import get_campaign
+from gateway.db import UtcDateTime
+
+_LOGGER = logging.getLogger(__name__)
+
+MARKOV = "markov"
+MODELS: tuple[str, ...] = (*(m.value for m in CreditModel), MARKOV)
+ATTRIBUTED_VISIT_CLASSES: tuple[str, ...] = ("visitor", "engaged")
+LN2 = 0.6931471805599453
+DIMENSIONS: tuple[str, ...] = ("campaign", "channel", "creative", "store", "zone", "day")
+
+
+class ReportError(ValueError):
+    """A report request that cannot be computed (unknown model, bad k)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOptions:
+    """Knobs of a report; the defaults are the documented ones."""
+
+    model: str = CreditModel.LAST_TOUCH.value
+    half_life_s: float = DEFAULT_HALF_LIFE_S
+    k: int = DEFAULT_K
+    levels: tuple[float, ...] = LEVELS
+    clock_skew_tolerance_s: float = CLOCK_SKEW_TOLERANCE_S
+    visit_classes: tuple[str, ...] = ATTRIBUTED_VISIT_CLASSES
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ReportError(f"'model' must be one of {', '.join(MODELS)} (got {self.model!r})")
+        if self.k < 1:
+            raise ReportError(f"'k' must be >= 1 (got {self.k})")
+        if self.half_life_s <= 0:
+            raise ReportError(f"'half_life_s' must be > 0 (got {self.half_life_s})")
+
+
+# --- dialect fragments --------------------------------------------------------------------
+
+
+def _epoch(dialect: str, col: str) -> str:
+    if dialect == "postgresql":
+        return f"CAST(EXTRACT(EPOCH FROM {col}) AS DOUBLE PRECISION)"
+    # SQLite stores naive UTC text; julianday() parses it (fractional seconds included)
+    return f"((julianday({col}) - 2440587.5) * 86400.0)"
+
+
+def _day(dialect: str, col: str) -> str:
+    if dialect == "postgresql":
+        return f"to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    return f"date({col})"
+
+
+def _zones_join(dialect: str, col: str) -> str:
+    if dialect == "postgresql":
+        return f"CROSS JOIN LATERAL json_array_elements_text({col}) AS z(value)"
+    return f", json_each({col}) AS z"
+
+
+def _visit_range(campaign: Campaign, extra_s: float = 0.0) -> tuple[datetime, datetime]:
+    """Visits counted: from the flight start to the flight end plus the longest window."""
+    return campaign.starts_at, campaign.ends_at + timedelta(
+        seconds=campaign.windows.longest_s + extra_s
+    )
+
+
+def _base_ctes(dialect: str, *, kind_windows: bool) -> str:
+    """``lv`` (linked visits), ``touches`` (exposures in window) and ``units`` CTEs."""
+    e_v = _epoch(dialect, "lv.started_at")
+    e_e = _epoch(dialect, "e.ts")
+    window = (
+        "CASE e.kind WHEN 'click' THEN :w_click WHEN 'impression' THEN :w_impression "
+        "ELSE :w_engaged END"
+        if kind_windows
+        else ":w_max"
+    )
+    return f"""
+lv AS (
+  SELECT DISTINCT l.person_key, sv.store_id, {_day(dialect, "sv.started_at")} AS day,
+         sv.started_at
+  FROM store_visits sv
+  JOIN identity_links l ON l.device_key = sv.device_key
+  WHERE l.revoked_at IS NULL
+    AND sv.started_at >= l.valid_from
+    AND (l.valid_to IS NULL OR sv.started_at < l.valid_to)
+    AND sv.visit_class IN :visit_classes
+    AND sv.started_at >= :visit_from AND sv.started_at < :visit_to
+),
+touches AS (
+  SELECT lv.person_key, lv.store_id, lv.day, lv.started_at AS visit_at,
+         e.id AS eid, e.ts, e.kind, e.channel, e.creative, e.grp,
+         {e_v} - {e_e} AS age_s
+  FROM lv
+  JOIN exposures e ON e.person_key = lv.person_key AND e.campaign_id = :campaign_id
+  WHERE {e_v} - {e_e} >= -:skew
+    AND {e_v} - {e_e} <= {window}
+),
+units AS (
+  SELECT person_key, store_id, day, MIN(visit_at) AS visit_at
+  FROM touches
+  WHERE grp IN :groups
+  GROUP BY person_key, store_id, day
+),
+ut AS (
+  SELECT t.* FROM touches t
+  JOIN units u ON u.person_key = t.person_key AND u.store_id = t.store_id
+              AND u.day = t.day AND u.visit_at = t.visit_at
+  WHERE t.grp IN :groups
+)"""
+
+
+def _credit_sql(model: str) -> str:
+    if model == CreditModel.LAST_TOUCH:
+        return "CASE WHEN rn = n THEN 1.0 ELSE 0.0 END"
+    if model == CreditModel.FIRST_TOUCH:
+        return "CASE WHEN rn = 1 THEN 1.0 ELSE 0.0 END"
+    if model == CreditModel.LINEAR:
+        return "1.0 / n"
+    if model == CreditModel.TIME_DECAY:
+        return "decay / decay_sum"
+    if model == CreditModel.POSITION_BASED:
+        return (
+            "CASE WHEN n = 1 THEN 1.0 WHEN n = 2 THEN 0.5 "
+            "WHEN rn = 1 OR rn = n THEN 0.4 ELSE 0.2 / (n - 2) END"
+        )
+    # markov: weights per channel (removal effects) normalised within the visit
+    return "CASE WHEN mw_sum > 0 THEN mw / mw_sum ELSE 1.0 / n END"
+
+
+def _ranked_cte(model: str, markov_weights: Mapping[str, float]) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {}
+    cases = []
+    for i, (channel, weight) in enumerate(sorted(markov_weights.items())):
+        params[f"mc{i}"] = channel
+        params[f"mw{i}"] = max(weight, 0.0)
+        cases.append(f"WHEN :mc{i} THEN :mw{i}")
+    mw = f"(CASE channel {' '.join(cases)} ELSE 0.0 END)" if cases else "0.0"
+    part = "PARTITION BY person_key, store_id, day"
+    decay = f"EXP(-{LN2} * (CASE WHEN age_s > 0 THEN age_s ELSE 0.0 END) / :half_life)"
+    sql = f"""
+ranked0 AS (
+  SELECT ut.*,
+         ROW_NUMBER() OVER ({part} ORDER BY ts, channel, creative, eid) AS rn,
+         COUNT(*) OVER ({part}) AS n,
+         {decay} AS decay,
+         SUM({decay}) OVER ({part}) AS decay_sum,
+         {mw} AS mw,
+         SUM({mw}) OVER ({part}) AS mw_sum
+  FROM ut
+),
+ranked AS (
+  SELECT ranked0.*, {_credit_sql(model)} AS credit,
+         person_key || '|' || store_id || '|' || day AS unit
+  FROM ranked0
+)"""
+    return sql, params
+
+
+def _bind(sql: str, params: Mapping[str, Any]) -> Any:
+    stmt = text(sql)
+    binds = []
+    for name in ("visit_from", "visit_to"):
+        if f":{name}" in sql:
+            binds.append(bindparam(name, type_=UtcDateTime()))
+    for name in ("visit_classes", "groups"):
+        if f":{name}" in sql:
+            binds.append(bindparam(name, expanding=True))
+    stmt = stmt.bindparams(*binds)
+    return stmt, dict(params)
+
+
+def _rows(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[Any]:
+    stmt, values = _bind(sql, params)
+    return list(conn.execute(stmt, values))
+
+
+def _common_params(campaign: Campaign, options: ReportOptions) -> dict[str, Any]:
+    visit_from, visit_to = _visit_range(campaign)
+    return {
+        "campaign_id": campaign.id,
+        "visit_from": visit_from,
+        "visit_to": visit_to,
+        "visit_classes": list(options.visit_classes),
+        "skew": options.clock_skew_tolerance_s,
+        "w_click": campaign.windows.click_s,
+        "w_impression": campaign.windows.impression_s,
+        "w_engaged": campaign.windows.engaged_view_s,
+        "half_life": options.half_life_s,
+    }
+
+
+def _parameter_set(campaign: Campaign, options: ReportOptions, **extra: Any) -> ParameterSet:
+    visit_from, visit_to = _visit_range(campaign)
+    return ParameterSet(
+        campaign_id=campaign.id,
+        visit_definition={
+            "visit_classes": list(options.visit_classes),
+            "unit": "one visit per person_key, store and UTC day (the earliest attributed)",
+            "identity": "device_key -> person_key through links valid at visit start, not revoked",
+            "visits_from": visit_from.isoformat(),
+            "visits_to": visit_to.isoformat(),
+        },
+        windows_s=campaign.windows.as_dict(),
+        clock_skew_tolerance_s=options.clock_skew_tolerance_s,
+        model=options.model,
+        half_life_s=options.half_life_s,
+        k=options.k,
+        levels=options.levels,
+        extra={**dict(options.extra), **extra},
+    )
+
+
+# --- markov paths -------------------------------------------------------------------------
+
+
+def markov_paths(engine: Engine, campaign: Campaign, options: ReportOptions) -> list[PathCount]:
+    """Exposed people's channel paths: converting ones up to their first attributed visit.
+
+    Fetched set-based (one ordered query for the exposures, one for first conversions).
+    """
+    dialect = engine.dialect.name
+    params = {**_common_params(campaign, options), "groups": ["exposed"]}
+    first_sql = (
+        f"WITH {_base_ctes(dialect, kind_windows=True)} "
+        f"SELECT person_key, MIN({_epoch(dialect, 'visit_at')}) AS first_s "
+        "FROM units GROUP BY person_key"
+    )
+    exp_sql = (
+        f"SELECT person_key, {_epoch(dialect, 'ts')} AS ts_s, channel FROM exposures "
+        "WHERE campaign_id = :campaign_id AND grp = 'exposed' "
+        "ORDER BY person_key, ts, channel"
+    )
+    with engine.connect() as conn:
+        first_s = {r.person_key: float(r.first_s) for r in _rows(conn, first_sql, params)}
+        paths: dict[tuple[tuple[str, ...], bool], int] = {}
+        current: str | None = None
+        channels: list[str] = []
+
+        def flush() -> None:
+            if current is not None and channels:
+                key = (tuple(channels), current in first_s)
+                paths[key] = paths.get(key, 0) + 1
+
+        for r in _rows(conn, exp_sql, params):
+            if r.person_key != current:
+                flush()
+                current, channels = r.person_key, []
+            cutoff = first_s.get(r.person_key)
+            if cutoff is None or float(r.ts_s) <= cutoff + options.clock_skew_tolerance_s:
+                channels.append(r.channel)
+        flush()
+    return [
+        PathCount(chs, float(count) if converted else 0.0, 0.0 if converted else float(count))
+        for (chs, converted), count in sorted(paths.items())
+    ]
+
+
+# --- attribution --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionResult:
+    """Breakdowns (suppressed), time-to-visit histogram and Markov effects when asked."""
+
+    report: Report
+    cells: Mapping[str, Sequence[Cell]]
+    removal_effects: Mapping[str, float] | None
+
+
+def attribution_report(
+    engine: Engine, campaign_id: str, options: ReportOptions | None = None
+) -> AttributionResult:
+    """Attributed visits of a campaign by campaign, channel, creative, store, zone and day."""
+    options = options or ReportOptions()
+    campaign = get_campaign(engine, campaign_id)
+    dialect = engine.dialect.name
+    effects: dict[str, float] | None = None
+    if options.model == MARKOV:
+        result = markov_attribution(markov_paths(engine, campaign, options))
+        effects = dict(result.removal_effects)
+    ranked, mparams = _ranked_cte(options.model, effects or {})
+    params = {**_common_params(campaign, options), **mparams, "groups": ["exposed"]}
+    head = f"WITH {_base_ctes(dialect, kind_windows=True)},{ranked}"
+    breakdowns = {
+        "campaign": "'" + "all" + "'",
+        "channel": "channel",
+        "creative": "creative",
+        "store": "store_id",
+        "day": "day",
+    }
+    cells: dict[str, list[Cell]] = {}
+    with engine.connect() as conn:
+        for dim, expr in breakdowns.items():
+            sql = (
+                f"{head} SELECT {expr} AS value, COUNT(DISTINCT person_key) AS people, "
+                "COUNT(DISTINCT unit) AS visits, SUM(credit) AS credited "
+                f"FROM ranked GROUP BY {expr} ORDER BY 1"
+            )
+            if dim == "campaign":
+                sql = (
+                    f"{head} SELECT 'all' AS value, COUNT(DISTINCT person_key) AS people, "
+                    "COUNT(DISTINCT unit) AS visits, SUM(credit) AS credited FROM ranked"
+                )
+            cells[dim] = [
+                Cell(
+                    dim,
+                    str(r.value) if dim != "campaign" else campaign.id,
+                    int(r.people),
+                    int(r.visits),
+                    float(r.credited or 0.0),
+                )
+                for r in _rows(conn, sql, params)
+                if int(r.people) > 0 or dim == "campaign"
+            ]
+        zone_sql = f"""{head},
+unit_credit AS (
+  SELECT person_key, store_id, visit_at, SUM(credit) AS credit FROM ranked
+  GROUP BY person_key, store_id, visit_at
+),
+unit_zones AS (
+  SELECT DISTINCT uc.person_key, uc.store_id, uc.visit_at, uc.credit, z.value AS zone
+  FROM unit_credit uc
+  JOIN store_visits sv ON sv.store_id = uc.store_id AND sv.started_at = uc.visit_at
+  JOIN identity_links l ON l.device_key = sv.device_key AND l.person_key = uc.person_key
+       AND l.revoked_at IS NULL {_zones_join(dialect, "sv.zones")}
+)
+SELECT zone AS value, COUNT(DISTINCT person_key) AS people,
+       COUNT(*) AS visits, SUM(credit) AS credited
+FROM unit_zones GROUP BY zone ORDER BY 1"""
+        cells["zone"] = [
+            Cell("zone", str(r.value), int(r.people), int(r.visits), float(r.credited or 0.0))
+            for r in _rows(conn, zone_sql, params)
+        ]
+        bucket_case = " ".join(
+            f"WHEN age_s < {upper} THEN '{label}'"
+            for label, upper in TIME_TO_VISIT_BUCKETS
+            if upper != float("inf")
+        )
+        ttv_sql = f"""{head},
+last_age AS (SELECT person_key, MIN(age_s) AS age_s FROM ranked GROUP BY unit, person_key)
+SELECT CASE {bucket_case} ELSE '{TIME_TO_VISIT_BUCKETS[-1][0]}' END AS value,
+       COUNT(DISTINCT person_key) AS people, COUNT(*) AS visits
+FROM last_age GROUP BY 1"""
+        ttv = {r.value: (int(r.people), int(r.visits)) for r in _rows(conn, ttv_sql, params)}
+    order = [label for label, _ in TIME_TO_VISIT_BUCKETS]
+    cells["time_to_visit"] = [
+        Cell("time_to_visit", label, ttv[label][0], ttv[label][1], float(ttv[label][1]))
+        for label in order
+        if label in ttv
+    ]
+    shown = {dim: suppress(cs, options.k) for dim, cs in cells.items()}
+    report = Report(
+        name="attribution",
+        parameters=_parameter_set(
+            campaign,
+            options,
+            touches_from_group="exposed",
+            time_to_visit="from the latest touch to the attributed visit",
+            **({"removal_effects": effects} if effects is not None else {}),
+        ),
+        sections={
+            f"by_{dim}": [
+                {
+                    "value": c.value,
+                    "people": None if c.suppressed else c.people,
+                    "visits": c.visits,
+                    "credited_visits": c.credited_visits,
+                    "suppressed": c.suppressed,
+                }
+                for c in cs
+            ]
+            for dim, cs in shown.items()
+        },
+    )
+    return AttributionResult(report, shown, effects)
+
+
+# --- lift -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ArmCounts:
+    """Per-arm sufficient statistics computed in SQL."""
+
+    people: int
+    visitors: int
+    visits: int
+    visits_sq: int
+
+
+def _arm_counts(
+    conn: Connection, dialect: str, params: Mapping[str, Any], *, kind_windows: bool
+) -> tuple[dict[str, ArmCounts], int]:
+    sql = f"""WITH {_base_ctes(dialect, kind_windows=kind_windows)},
+arms AS (
+  SELECT person_key, MIN(grp) AS grp, COUNT(DISTINCT grp) AS ngrp
+  FROM exposures WHERE campaign_id = :campaign_id GROUP BY person_key
+),
+observable AS (
+  SELECT a.person_key, a.grp, a.ngrp FROM arms a
+  WHERE EXISTS (
+    SELECT 1 FROM identity_links l WHERE l.person_key = a.person_key
+      AND l.revoked_at IS NULL AND l.valid_from < :visit_to
+      AND (l.valid_to IS NULL OR l.valid_to > :visit_from))
+),
+per_person AS (
+  SELECT o.person_key, o.grp, o.ngrp, COUNT(u.person_key) AS v
+  FROM observable o LEFT JOIN units u ON u.person_key = o.person_key
+  GROUP BY o.person_key, o.grp, o.ngrp
+)
+SELECT grp, ngrp, COUNT(*) AS people, SUM(CASE WHEN v > 0 THEN 1 ELSE 0 END) AS visitors,
+       SUM(v) AS visits, SUM(v * v) AS visits_sq
+FROM per_person GROUP BY grp, ngrp"""
+    arms: dict[str, ArmCounts] = {}
+    mixed = 0
+    for r in _rows(conn, sql, params):
+        if int(r.ngrp) > 1:
+            mixed += int(r.people)
+            continue
+        arms[str(r.grp)] = ArmCounts(
+            int(r.people), int(r.visitors or 0), int(r.visits or 0), int(r.visits_sq or 0)
+        )
+    return arms, mixed
+
+
+def _interval_rows(
+    metric: str, value: float | None, intervals: Sequence[Any], method: str
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [
+        {
+            "metric": metric,
+            "level": None,
+            "value": value,
+            "lower": None,
+            "upper": None,
+            "method": method,
+        }
+    ]
+    for ci in intervals:
+        if ci is None:
+            continue
+        rows.append(
+            {
+                "metric": metric,
+                "level": ci.level,
+                "value": value,
+                "lower": ci.lower,
+                "upper": ci.upper,
+                "method": ci.method,
+            }
+        )
+    return rows
+
+
+def lift_report(engine: Engine, campaign_id: str, options: ReportOptions | None = None) -> Report:
+    """Exposed vs control visit rate and visits per person, lift curve, or DiD without control."""
+    options = options or ReportOptions()
+    campaign = get_campaign(engine, campaign_id)
+    dialect = engine.dialect.name
+    params = {**_common_params(campaign, options), "groups": ["exposed", "control"]}
+    sections: dict[str, list[dict[str, Any]]] = {}
+    with engine.connect() as conn:
+        arms, mixed = _arm_counts(conn, dialect, params, kind_windows=True)
+        exposed = arms.get("exposed", ArmCounts(0, 0, 0, 0))
+        control = arms.get("control", ArmCounts(0, 0, 0, 0))
+        sections["arms"] = [
+            {
+                "arm": name,
+                "people": a.people,
+                "visitors": a.visitors,
+                "visits": a.visits,
+                "suppressed": a.people < options.k,
+            }
+            for name, a in (("exposed", exposed), ("control", control))
+        ]
+        sections["arms"] = [
+            r if not r["suppressed"] else {**r, "people": None, "visitors": None, "visits": None}
+            for r in sections["arms"]
+        ]
+        enough = exposed.people >= options.k and control.people >= options.k
+        if (
+            campaign.control_design is ControlDesign.RANDOMIZED_HOLDOUT
+            and enough
+            and control.people > 0
+        ):
+            rl = rate_lift(
+                exposed.visitors, exposed.people, control.visitors, control.people, options.levels
+            )
+            rows: list[dict[str, Any]] = [
+                {"metric": "exposed_rate", "value": rl.exposed_rate, "method": "visitors / people"},
+                {"metric": "control_rate", "value": rl.control_rate, "method": "visitors / people"},
+                {"metric": "z", "value": rl.z, "method": rl.test_method},
+                {"metric": "p_value", "value": rl.p_value, "method": rl.test_method},
+                {
+                    "metric": "incremental_visitors",
+                    "value": rl.incremental_visitors,
+                    "method": "(p1 - p0) * n1",
+                },
+                {
+                    "metric": "incremental_share",
+                    "value": rl.incremental_share,
+                    "method": "incremental visitors / exposed visitors",
+                },
+            ]
+            rows += _interval_rows(
+                "absolute_difference", rl.absolute_difference, rl.difference_intervals, "p1 - p0"
+            )
+            rows += _interval_rows(
+                "relative_lift", rl.relative_lift, rl.relative_lift_intervals, "p1 / p0 - 1"
+            )
+            if exposed.people >= 2 and control.people >= 2:
+                ml = mean_lift(
+                    ArmMoments(exposed.people, exposed.visits, exposed.visits_sq),
+                    ArmMoments(control.people, control.visits, control.visits_sq),
+                    options.levels,
+                )
+                rows += [
+                    {
+                        "metric": "visits_per_person_exposed",
+                        "value": ml.exposed_mean,
+                        "method": "visits / people",
+                    },
+                    {
+                        "metric": "visits_per_person_control",
+                        "value": ml.control_mean,
+                        "method": "visits / people",
+                    },
+                    {
+                        "metric": "visits_per_person_p_value",
+                        "value": ml.p_value,
+                        "method": ml.test_method,
+                    },
+                ]
+                rows += _interval_rows(
+                    "visits_per_person_difference",
+                    ml.difference,
+                    ml.difference_intervals,
+                    "m1 - m0",
+                )
+                rows += _interval_rows(
+                    "visits_per_person_lift",
+                    ml.relative_lift,
+                    ml.relative_lift_intervals,
+                    "m1 / m0 - 1",
+                )
+            sections["lift"] = rows
+            curve_params = {**params, "w_max": max(LIFT_CURVE_WINDOWS_S)}
+            curve_params["visit_to"] = campaign.ends_at + timedelta(
+                seconds=max(LIFT_CURVE_WINDOWS_S)
+            )
+            sections["lift_by_window"] = _lift_curve(conn, dialect, curve_params, options)
+        elif campaign.control_design is ControlDesign.NONE:
+            sections["difference_in_differences"] = _did(conn, dialect, campaign, options, params)
+        else:
+            sections["lift"] = [
+                {
+                    "metric": "lift",
+                    "value": None,
+                    "method": f"not computed: an arm has fewer than k={options.k} people",
+                }
+            ]
+    return Report(
+        name="lift",
+        parameters=_parameter_set(
+            campaign,
+            options,
+            control_design=campaign.control_design.value,
+            people="exposed/control person_keys with an identity link (not revoked) overlapping "
+            "the visit period",
+            excluded_in_both_arms=mixed,
+            visitor="at least one attributed visit unit (kind windows, skew tolerance)",
+        ),
+        sections=sections,
+    )
+
+
+def _lift_curve(
+    conn: Connection, dialect: str, params: Mapping[str, Any], options: ReportOptions
+) -> list[dict[str, Any]]:
+    """Relative lift when the window is w (same w for every exposure kind)."""
+    cols = ", ".join(
+        f"SUM(CASE WHEN min_age IS NOT NULL AND min_age <= {w} THEN 1 ELSE 0 END) AS x{i}"
+        for i, w in enumerate(LIFT_CURVE_WINDOWS_S)
+    )
+    sql = f"""WITH {_base_ctes(dialect, kind_windows=False)},
+arms AS (
+  SELECT person_key, MIN(grp) AS grp FROM exposures WHERE campaign_id = :campaign_id
+  GROUP BY person_key HAVING COUNT(DISTINCT grp) = 1
+),
+observable AS (
+  SELECT a.person_key, a.grp FROM arms a WHERE EXISTS (
+    SELECT 1 FROM identity_links l WHERE l.person_key = a.person_key
+      AND l.revoked_at IS NULL AND l.valid_from < :visit_to
+      AND (l.valid_to IS NULL OR l.valid_to > :visit_from))
+),
+ages AS (SELECT person_key, MIN(age_s) AS min_age FROM touches GROUP BY person_key)
+SELECT o.grp, COUNT(*) AS people, {cols}
+FROM observable o LEFT JOIN ages a ON a.person_key = o.person_key GROUP BY o.grp"""
+    by_arm = {r.grp: r for r in _rows(conn, sql, params)}
+    out: list[dict[str, Any]] = []
+    if "exposed" not in by_arm or "control" not in by_arm:
+        return out
+    e, c = by_arm["exposed"], by_arm["control"]
+    for i, w in enumerate(LIFT_CURVE_WINDOWS_S):
+        x1, x0 = int(getattr(e, f"x{i}")), int(getattr(c, f"x{i}"))
+        rl = rate_lift(x1, int(e.people), x0, int(c.people), options.levels)
+        ci = rl.relative_lift_intervals[-1]
+        out.append(
+            {
+                "window_s": w,
+                "exposed_rate": rl.exposed_rate,
+                "control_rate": rl.control_rate,
+                "relative_lift": rl.relative_lift,
+                "level": ci.level if ci else None,
+                "lower": ci.lower if ci else None,
+                "upper": ci.upper if ci else None,
+                "p_value": rl.p_value,
+                "method": "katz log ratio; pooled z-test",
+            }
+        )
+    return out
+
+
+def _did(
+    conn: Connection,
+    dialect: str,
+    campaign: Campaign,
+    options: ReportOptions,
+    params: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """Difference-in-differences: exposed people vs linked people never exposed, pre vs post."""
+    post_from, post_to = _visit_range(campaign)
+    pre_from = post_from - (post_to - post_from)
+    sql = """WITH
+visits AS (
+  SELECT DISTINCT l.person_key,
+         CASE WHEN sv.started_at < :post_from THEN 'pre' ELSE 'post' END AS period
+  FROM store_visits sv JOIN identity_links l ON l.device_key = sv.device_key
+  WHERE l.revoked_at IS NULL AND sv.started_at >= l.valid_from
+    AND (l.valid_to IS NULL OR sv.started_at < l.valid_to)
+    AND sv.visit_class IN :visit_classes
+    AND sv.started_at >= :visit_from AND sv.started_at < :visit_to
+),
+people AS (
+  SELECT DISTINCT l.person_key,
+         CASE WHEN EXISTS (SELECT 1 FROM exposures e WHERE e.campaign_id = :campaign_id
+                           AND e.person_key = l.person_key AND e.grp = 'exposed')
+              THEN 'exposed' ELSE 'comparison' END AS grp
+  FROM identity_links l
+  WHERE l.revoked_at IS NULL AND l.valid_from < :visit_to
+    AND (l.valid_to IS NULL OR l.valid_to > :visit_from)
+)
+SELECT p.grp, COUNT(*) AS people,
+  SUM(CASE WHEN EXISTS (SELECT 1 FROM visits v WHERE v.person_key = p.person_key
+                        AND v.period = 'pre') THEN 1 ELSE 0 END) AS pre,
+  SUM(CASE WHEN EXISTS (SELECT 1 FROM visits v WHERE v.person_key = p.person_key
+                        AND v.period = 'post') THEN 1 ELSE 0 END) AS post
+FROM people p GROUP BY p.grp"""
+    stmt = text(sql).bindparams(
+        bindparam("visit_from", type_=UtcDateTime()),
+        bindparam("visit_to", type_=UtcDateTime()),
+        bindparam("post_from", type_=UtcDateTime()),
+        bindparam("visit_classes", expanding=True),
+    )
+    values = {
+        "campaign_id": campaign.id,
+        "visit_classes": list(options.visit_classes),
+        "visit_from": pre_from,
+        "visit_to": post_to,
+        "post_from": post_from,
+    }
+    rows = {r.grp: r for r in conn.execute(stmt, values)}
+    if "exposed" not in rows or "comparison" not in rows:
+        return [
+            {
+                "metric": "difference_in_differences",
+                "value": None,
+                "method": "not computed: no exposed or no comparison people",
+            }
+        ]
+    e, c = rows["exposed"], rows["comparison"]
+    if min(int(e.people), int(c.people)) < options.k:
+        return [
+            {
+                "metric": "difference_in_differences",
+                "value": None,
+                "method": f"not computed: a group has fewer than k={options.k} people",
+            }
+        ]
+    d = diff_in_diff(
+        (int(e.pre), int(e.people)),
+        (int(e.post), int(e.people)),
+        (int(c.pre), int(c.people)),
+        (int(c.post), int(c.people)),
+        options.levels,
+    )
+    rows_out = [
+        {
+            "metric": "exposed_rate_pre",
+            "value": int(e.pre) / int(e.people),
+            "method": "visitors / people",
+        },
+        {
+            "metric": "exposed_rate_post",
+            "value": int(e.post) / int(e.people),
+            "method": "visitors / people",
+        },
+        {
+            "metric": "comparison_rate_pre",
+            "value": int(c.pre) / int(c.people),
+            "method": "visitors / people",
+        },
+        {
+            "metric": "comparison_rate_post",
+            "value": int(c.post) / int(c.people),
+            "method": "visitors / people",
+        },
+        {"metric": "p_value", "value": d.p_value, "method": d.label},
+    ]
+    rows_out += _interval_rows("difference_in_differences", d.estimate, d.intervals, d.label)
+    return rows_out
