@@ -271,6 +271,8 @@ class MqttLink:
         deadline = time.monotonic() + self._s.ack_timeout_s
         while state.connack is None:
             rc = client.loop(timeout=_POLL_S)
+            if state.connack is not None:
+                break  # a refusal closes the socket right after its CONNACK: judge the CONNACK
             if rc != paho.MQTT_ERR_SUCCESS or state.lost is not None:
                 return MqttTransientError(f"connection closed before CONNACK ({rc.name})")
             if time.monotonic() > deadline or self._stop.is_set():
