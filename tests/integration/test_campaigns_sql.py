@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -32,13 +33,13 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def engine(request: pytest.FixtureRequest) -> Engine:
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """A migrated empty database of each kind."""
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
     upgrade(url)
     eng = make_engine(url)
-    request.addfinalizer(eng.dispose)
-    return eng
+    yield eng
+    eng.dispose()
 
 
 def _load(engine: Engine, data: Dataset) -> None:
@@ -86,7 +87,8 @@ def test_revocation_removes_the_links_effect(engine: Engine) -> None:
     after = attribution_report(engine, data.campaign.id, ReportOptions(k=1)).cells["campaign"][0]
     _, units, _ = reference_attribution(data, CreditModel.LAST_TOUCH, revoked)
     assert after.visits == units
-    assert after.visits is not None and before.visits is not None
+    assert after.visits is not None
+    assert before.visits is not None
     assert after.visits < before.visits
 
 
