@@ -182,7 +182,7 @@ def main() -> None:
     ng.linktype = 105
     ng.write_header(None)
     for index, (_what, frame) in enumerate(dot11_frames()):
-        ng.write_packet(frame, sec=TS_S + index, usec=250_000)
+        ng.write_packet(frame, sec=TS_S + index + 0.25)
     ng.close()
     with (HERE / "frames.txt").open("w") as listing:
         for name, frames in (
