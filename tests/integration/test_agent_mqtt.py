@@ -330,3 +330,73 @@ def test_refused_credentials_keep_events_until_the_right_ones(
         check_delivery(sub.events(), last_seq, agent_id)
     finally:
         broker.stop()
+
+
+def test_status_online_counters_config_and_last_will(
+    own_mosquitto: Mosquitto, tmp_path: Path, agent_id: str, subscriber_factory: list[Subscriber]
+) -> None:
+    """Status carries counters, configs are applied or rejected on status, SIGKILL leaves offline."""
+    outbox = tmp_path / "outbox.sqlite"
+    config = write_config(
+        tmp_path / "agent.toml", agent_id=agent_id, port=own_mosquitto.port, outbox=outbox
+    )
+    root = f"footfall/v1/{STORE}/{agent_id}"
+    sub = Subscriber(own_mosquitto.port, root)
+    sub.start()
+    subscriber_factory.append(sub)
+    log = (tmp_path / "agent.log").open("wb")
+    proc = subprocess.Popen(
+        agent_cmd(config, "--simulate", "--speed", "20", "--duration-s", "7200", "--keep-running"),
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+
+    def last_status() -> dict[str, Any]:
+        with sub.lock:
+            return sub.statuses[-1] if sub.statuses else {}
+
+    def publish_config(doc: dict[str, Any] | str) -> None:
+        payload = doc if isinstance(doc, str) else json.dumps(doc)
+        pub = paho.Client(CallbackAPIVersion.VERSION2)
+        pub.connect("127.0.0.1", own_mosquitto.port)
+        pub.loop_start()
+        pub.publish(f"{root}/config", payload, qos=1, retain=True).wait_for_publish(5)
+        pub.loop_stop()
+        pub.disconnect()
+
+    try:
+        wait_until(
+            lambda: last_status().get("counters", {}).get("tracked_devices", 0) > 0,
+            30,
+            "an online status with counters",
+        )
+        status = last_status()
+        assert status["state"] == "online"
+        assert status["schema"] == 1
+        counters = status["counters"]
+        for name in ("adverts_per_s", "probes_per_s", "outbox_depth", "outbox_age_s", "drops"):
+            assert name in counters
+        publish_config({"schema": 1, "version": "v2", "zones": [{"name": "x", "min_rssi_dbm": 0}]})
+        wait_until(
+            lambda: last_status().get("config", {}).get("version") == "v2",
+            15,
+            "config v2 on status",
+        )
+        assert last_status()["config"]["state"] == "applied"
+        publish_config({"schema": 1, "version": "v3", "zones": [{"name": "x", "min_rssi_dbm": 9}]})
+        wait_until(
+            lambda: last_status().get("config", {}).get("version") == "v3",
+            15,
+            "config v3 on status",
+        )
+        rejected = last_status()["config"]
+        assert rejected["state"] == "rejected"
+        assert "min_rssi_dbm" in rejected["reason"]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        wait_until(lambda: last_status().get("state") == "offline", 15, "the last will")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        log.close()
