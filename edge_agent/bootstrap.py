@@ -93,7 +93,14 @@ def build_agent(
         max_events=settings.outbox.max_events,
         when_full=settings.outbox.when_full,
     )
-    pipeline = Pipeline(make_tracker(settings.zones, settings.thresholds))
+    pipeline = Pipeline(
+        make_tracker(
+            settings.tracker,
+            settings.zones,
+            settings.thresholds,
+            settings.effective_sensor_zones,
+        )
+    )
     agent = Agent(
         settings,
         outbox=outbox,

@@ -174,6 +174,12 @@ class AgentSettings(BaseSettings):
     """The store's own beacons: beacon id -> name shown in clear (``uuid:major:minor``)."""
     mqtt: MqttSettings = MqttSettings()
     sources: SourcesSettings = SourcesSettings()
+    tracker: Literal["kalman", "proximity"] = "kalman"
+    """``kalman``: positioning's Kalman bank and strongest-sensor zones (zones from
+    ``sensor_zones``); ``proximity``: RSSI thresholds per zone (zones from ``[[zones]]``)."""
+    sensor_zones: dict[str, str] = Field(default_factory=dict)
+    """Sensor id -> zone for the ``kalman`` tracker; empty: this agent's radio is the
+    first ``[[zones]]`` entry."""
     zones: tuple[ZoneSettings, ...] = (ZoneSettings(name="store", min_rssi_dbm=-90.0),)
     thresholds: ThresholdSettings = ThresholdSettings()
     outbox: OutboxSettings = OutboxSettings()
@@ -227,6 +233,10 @@ class AgentSettings(BaseSettings):
         if cls._toml_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_file))
         return tuple(sources)
+
+    @property
+    def effective_sensor_zones(self) -> dict[str, str]:
+        return dict(self.sensor_zones) or {self.agent_id: self.zones[0].name}
 
     @property
     def topic_root(self) -> str:

@@ -13,17 +13,27 @@ Kalman-based tracker plugs in through :func:`make_tracker` when it is installed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from edge_agent.config import ThresholdSettings, ZoneSettings
 from hardware.observations import IdClass, Sighting
 from positioning.events import EventKind, PresenceEvent
+from positioning.tracker import PresenceTracker, Reading, TrackerConfig
 
-__all__ = ["ClassifiedEvent", "Pipeline", "ProximityTracker", "Tracker", "make_tracker"]
+__all__ = [
+    "ClassifiedEvent",
+    "KalmanTracker",
+    "Pipeline",
+    "ProximityTracker",
+    "Tracker",
+    "make_tracker",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -232,6 +242,125 @@ class Pipeline:
         return out
 
 
-def make_tracker(zones: Sequence[ZoneSettings], thresholds: ThresholdSettings) -> Tracker:
-    """The tracker the agent runs: the built-in proximity tracker."""
+def make_tracker(
+    kind: str,
+    zones: Sequence[ZoneSettings],
+    thresholds: ThresholdSettings,
+    sensor_zones: Mapping[str, str],
+) -> Tracker:
+    """``kalman``: positioning's Kalman bank + strongest-sensor zones + dwell/visit machines;
+    ``proximity``: the light built-in RSSI-threshold tracker."""
+    if kind == "kalman":
+        return KalmanTracker(sensor_zones, thresholds)
     return ProximityTracker(zones, thresholds)
+
+
+class KalmanTracker:
+    """``positioning.tracker.PresenceTracker`` behind the :class:`Tracker` protocol.
+
+    Readings are buffered per second of sighting time and ingested as one batch (the
+    tracker classifies once per bucket anyway). The identifier class of each device is
+    remembered here, since :class:`PresenceEvent` does not carry it, and forgotten at
+    its ``visit_end`` (or after the visit gap plus the eviction margin).
+
+    A reconfiguration closes every open zone and visit (reason ``stream_closed``) and
+    starts a new tracker: filters and dwell machines are not carried across configs.
+    """
+
+    def __init__(
+        self,
+        sensor_zones: Mapping[str, str],
+        thresholds: ThresholdSettings,
+    ) -> None:
+        self._sensor_zones = dict(sensor_zones)
+        self._tracker = self._build(thresholds)
+        self._thresholds = thresholds
+        self._classes: dict[str, tuple[IdClass, float]] = {}
+        self._buffer: list[Reading] = []
+        self._bucket: int | None = None
+        self._carry: list[ClassifiedEvent] = []
+        self._next_prune_s = -math.inf
+
+    def _build(self, t: ThresholdSettings) -> PresenceTracker:
+        base = TrackerConfig()
+        config = dataclasses.replace(
+            base,
+            dwell=dataclasses.replace(base.dwell, grace_exit_s=t.exit_grace_s),
+            visits=dataclasses.replace(
+                base.visits,
+                visit_gap_s=t.visit_gap_s,
+                min_dwell_s=t.min_dwell_s,
+                engaged_dwell_s=t.engaged_dwell_s,
+            ),
+            tracking=dataclasses.replace(base.tracking, max_devices=t.max_devices),
+        )
+        return PresenceTracker(self._sensor_zones, config)
+
+    @property
+    def tracked_devices(self) -> int:
+        return self._tracker.counters.devices
+
+    def occupancy(self) -> dict[str, int]:
+        return self._tracker.occupancy()
+
+    def smoothed_rssi(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for key, (_, last_s) in self._classes.items():
+            per_sensor = self._tracker.smoothed_rssi(key, last_s)
+            if per_sensor:
+                out[key] = max(per_sensor.values())
+        return out
+
+    def reconfigure(self, zones: Sequence[ZoneSettings], thresholds: ThresholdSettings) -> None:
+        self._flush_into_carry()
+        self._carry.extend(self._tag(self._tracker.close()))
+        self._tracker = self._build(thresholds)
+        self._thresholds = thresholds
+
+    def observe(self, sighting: Sighting) -> list[ClassifiedEvent]:
+        ts = sighting.ts_s
+        self._classes[sighting.device_key] = (sighting.id_class, ts)
+        out, self._carry = self._carry, []
+        bucket = math.floor(ts)
+        if self._bucket is not None and bucket != self._bucket and self._buffer:
+            out.extend(self._tag(self._tracker.ingest(self._buffer)))
+            self._buffer = []
+        self._bucket = bucket
+        self._buffer.append(
+            Reading(
+                ts_s=ts,
+                device_key=sighting.device_key,
+                sensor_id=sighting.sensor_id,
+                signal=sighting.signal.value,
+                rssi_dbm=NO_RSSI_DBM if sighting.rssi_dbm is None else sighting.rssi_dbm,
+                tx_power_1m_dbm=sighting.tx_power_dbm,
+            )
+        )
+        return out
+
+    def _flush_into_carry(self) -> None:
+        if self._buffer:
+            self._carry.extend(self._tag(self._tracker.ingest(self._buffer)))
+            self._buffer = []
+
+    def advance(self, now_s: float) -> list[ClassifiedEvent]:
+        self._flush_into_carry()
+        out, self._carry = self._carry, []
+        out.extend(self._tag(self._tracker.tick(now_s)))
+        if now_s >= self._next_prune_s:
+            # Forget classes of devices the tracker has certainly released.
+            self._next_prune_s = now_s + 60.0
+            horizon = now_s - self._thresholds.visit_gap_s - 2 * 60.0
+            for key in [k for k, (_, seen) in self._classes.items() if seen < horizon]:
+                del self._classes[key]
+        return out
+
+    def _tag(self, events: Sequence[PresenceEvent]) -> list[ClassifiedEvent]:
+        out = []
+        for e in events:
+            known = self._classes.get(e.device_key)
+            id_class = known[0] if known is not None else IdClass.WIFI_RANDOMIZED
+            out.append(ClassifiedEvent(e, id_class))
+            if e.kind is EventKind.VISIT_END:
+                self._classes.pop(e.device_key, None)
+        return out
