@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
@@ -21,7 +23,7 @@ CFG = DwellConfig(confirm_enter_s=2.0, confirm_min_samples=3, grace_exit_s=10.0)
 
 
 def feed(
-    samples: list[tuple[float, str | None]], cfg: DwellConfig = CFG, probability: float = 0.9
+    samples: Sequence[tuple[float, str | None]], cfg: DwellConfig = CFG, probability: float = 0.9
 ) -> tuple[DwellState, list[PresenceEvent]]:
     state = initial_state("dk1_test")
     events: list[PresenceEvent] = []
@@ -44,8 +46,10 @@ def test_a_single_blip_never_enters() -> None:
     """One sample of a zone followed by silence causes no event at all."""
     state, events = feed([(100.0, "shoes")])
     state, more = tick(state, 200.0, CFG)
-    assert events == [] and more == []
-    assert state.zone is None and state.candidate is None
+    assert events == []
+    assert more == []
+    assert state.zone is None
+    assert state.candidate is None
 
 
 def test_weak_observations_support_nothing() -> None:
@@ -110,7 +114,8 @@ def test_out_of_order_observation_is_ignored() -> None:
     """An observation older than the last one processed changes nothing."""
     state, _ = feed([(100.0, "shoes"), (101.0, "shoes"), (102.0, "shoes")])
     after, events = step(state, ZoneObservation("till", 0.99), 50.0, CFG)
-    assert after == state and events == []
+    assert after == state
+    assert events == []
 
 
 def test_instant_enter_when_confirmation_is_off() -> None:

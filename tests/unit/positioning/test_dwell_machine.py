@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -30,7 +32,7 @@ class DeviceTableMachine(RuleBasedStateMachine):
         super().__init__()
         self.table = build()
         self.now_s = 0.0
-        self.inputs: list[tuple[str, object]] = []
+        self.inputs: list[tuple[str, tuple[str, ZoneObservation, float] | float | None]] = []
         self.events: list[PresenceEvent] = []
         self.closed = False
 
@@ -83,7 +85,7 @@ class DeviceTableMachine(RuleBasedStateMachine):
     def per_device_stream_is_well_formed(self) -> None:
         for device in DEVICES:
             own = [e for e in self.events if e.device_key == device]
-            assert all(a.ts_s <= b.ts_s for a, b in zip(own, own[1:], strict=False))
+            assert all(a.ts_s <= b.ts_s for a, b in itertools.pairwise(own))
             zone: str | None = None
             in_visit = False
             for event in own:
@@ -92,19 +94,24 @@ class DeviceTableMachine(RuleBasedStateMachine):
                     assert in_visit, "zone entered outside a visit"
                     zone = event.zone
                 elif event.kind is EventKind.ZONE_EXIT:
-                    assert zone is not None and event.zone == zone, "exit without enter"
-                    assert event.dwell_s is not None and event.dwell_s >= 0.0
+                    assert zone is not None, "exit without enter"
+                    assert event.zone == zone, "exit of another zone than entered"
+                    assert event.dwell_s is not None
+                    assert event.dwell_s >= 0.0
                     zone = None
                 elif event.kind is EventKind.VISIT_START:
                     assert not in_visit, "visit started twice"
                     in_visit = True
                 else:
-                    assert in_visit and zone is None, "visit ended without start or in a zone"
-                    assert event.dwell_s is not None and event.dwell_s >= 0.0
+                    assert in_visit, "visit ended without start"
+                    assert zone is None, "visit ended while in a zone"
+                    assert event.dwell_s is not None
+                    assert event.dwell_s >= 0.0
                     assert event.zones, "a visit has at least one zone"
                     in_visit = False
             if self.closed:
-                assert zone is None and not in_visit, "close_all left something open"
+                assert zone is None, "close_all left a zone open"
+                assert not in_visit, "close_all left a visit open"
 
     @invariant()
     def memory_is_bounded(self) -> None:
@@ -114,12 +121,11 @@ class DeviceTableMachine(RuleBasedStateMachine):
         # Determinism: replaying the same inputs gives the same events.
         replay = build()
         events: list[PresenceEvent] = []
-        for action, arg in self.inputs:
-            if action == "push":
-                device, obs, ts_s = arg  # type: ignore[misc]
-                replay.push(device, obs, ts_s)
-            elif action == "advance":
-                events.extend(replay.advance(arg))  # type: ignore[arg-type]
+        for _action, arg in self.inputs:
+            if isinstance(arg, tuple):
+                replay.push(*arg)
+            elif isinstance(arg, float):
+                events.extend(replay.advance(arg))
             else:
                 events.extend(replay.close_all())
         assert events == self.events

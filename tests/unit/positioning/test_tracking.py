@@ -125,7 +125,8 @@ def test_close_all_closes_open_zones_and_visits() -> None:
         ("dk_a", "zone_exit", 9.0, "till", "stream_closed"),
         ("dk_a", "visit_end", 9.0, None, "stream_closed"),
     ]
-    assert len(devices) == 0 and devices.buffered == 0
+    assert len(devices) == 0
+    assert devices.buffered == 0
 
 
 def test_same_input_gives_the_same_events() -> None:

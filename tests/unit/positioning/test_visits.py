@@ -89,7 +89,8 @@ def test_return_after_the_gap_is_a_new_visit() -> None:
         (EventKind.VISIT_END, 200.0),
         (EventKind.VISIT_START, 2000.0),
     ]
-    assert state.active and state.zones == ("till",)
+    assert state.active
+    assert state.zones == ("till",)
 
 
 def test_close_ends_an_open_visit_at_its_last_presence() -> None:
