@@ -67,13 +67,9 @@ BleFrame = (
 )
 DecodeResult = BleFrame | Rejection
 
-BEACON_FRAME_TYPES: tuple[type, ...] = (
-    IBeacon,
-    AltBeacon,
-    EddystoneUid,
-    EddystoneUrl,
-    EddystoneEid,
-)
+BEACON_FRAME_TYPES: tuple[
+    type[IBeacon], type[AltBeacon], type[EddystoneUid], type[EddystoneUrl], type[EddystoneEid]
+] = (IBeacon, AltBeacon, EddystoneUid, EddystoneUrl, EddystoneEid)
 """Frames that identify a beacon (``beacon_id``, ``tx_power_1m_dbm``): for ``isinstance``."""
 
 
