@@ -76,9 +76,10 @@ class EvaluationReport:
     dropped: dict[str, int]
 
     def to_json(self) -> dict[str, Any]:
-        doc = asdict(self)
+        doc: dict[str, Any] = asdict(self)
         doc["device_count"]["estimate_error"] = self.device_count.estimate_error
-        return _finite(doc)
+        finite: dict[str, Any] = _finite(doc)
+        return finite
 
 
 def _finite(value: Any) -> Any:
@@ -221,7 +222,7 @@ def run_pipeline(
     if math.isfinite(last_ts):
         # let the visit gap run out so visits end the way they would live, then close the rest
         end = last_ts + tracker.config.visits.visit_gap_s + 5.0
-        t = math.ceil(last_ts)
+        t = float(math.ceil(last_ts))
         while t <= end:
             t += 5.0
             emitted.extend(EmittedEvent(ev, t) for ev in tracker.tick(t))

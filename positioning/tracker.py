@@ -1,0 +1,402 @@
+"""The agent's presence tracker: readings in, presence events out.
+
+Pipeline per device (one device key = one identifier; a phone's BLE beacon and its
+Wi-Fi MAC are different devices here)::
+
+    Reading ──► RssiKalmanBank (one filter per device x sensor)
+            ──► StrongestSensorClassifier (per signal kind, once per ``classify_interval_s``)
+            ──► DeviceTable (reorder buffer, dwell machine, visit machine, eviction)
+            ──► PresenceEvent
+
+Readings are folded into the filters in numpy batches. A device is classified at most
+once per time bucket of ``classify_interval_s`` (at the time of its last reading in the
+bucket), so the dwell machine sees about one observation a second whatever the
+advertising rate. A sensor whose filter was not updated for longer than the signal's
+``stale_after_s`` does not take part in the decision (a Wi-Fi filter stays usable for
+minutes between probe bursts, a BLE filter for seconds).
+
+Time comes in with the readings and with :meth:`PresenceTracker.tick`; nothing here
+reads a clock. Memory is bounded: devices unseen for longer than the visit gap plus a
+margin give their filter slots back, and the device table is capped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from positioning.dwell import DwellConfig, ZoneObservation
+from positioning.events import PresenceEvent
+from positioning.kalman import DEFAULT_PARAMS, KalmanParams, RssiKalmanBank
+from positioning.tracking import DeviceTable, TableCounters, TrackingConfig
+from positioning.visits import VisitConfig
+from positioning.zones import StrongestSensorClassifier
+
+_LOGGER = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+
+BLE_REFERENCE_P1M_DBM = -59.0
+"""BLE readings are normalised to this 1 m power when the frame announces its own
+(``rssi + (REF - tx_power_1m)``), so a hot and a quiet beacon compare on one scale."""
+
+
+class TrackerConfigError(ValueError):
+    """A :class:`TrackerConfig` field is out of range."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One RSSI reading of one device by one sensor: the tracker's input (no raw identifier)."""
+
+    ts_s: float
+    """Reception time, UTC POSIX seconds."""
+    device_key: str
+    sensor_id: str
+    signal: str
+    """``"ble"`` or ``"wifi"`` (a ``SignalKind`` value)."""
+    rssi_dbm: float
+    tx_power_1m_dbm: float | None = None
+    """The power at 1 m the frame announces (iBeacon measured power), if any."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignalTuning:
+    """Classifier settings of one signal kind."""
+
+    stale_after_s: float
+    """A sensor's filter older than this is left out of the decision."""
+    floor_dbm: float
+    """Smoothed RSSI below this does not place a device in a zone."""
+    margin_db: float = 3.0
+    """Another zone's sensor must be this much louder to take over (hysteresis)."""
+    temperature_db: float = 3.0
+    """Softmax temperature turning RSSI differences into zone probabilities."""
+
+
+DEFAULT_TUNING: Mapping[str, SignalTuning] = {
+    # BLE adverts come at 1-10 Hz: a filter silent for 8 s belongs to a phone that left.
+    "ble": SignalTuning(stale_after_s=8.0, floor_dbm=-88.0, margin_db=3.0, temperature_db=2.0),
+    # Probe bursts come every 30-120 s: keep a filter usable across two missed bursts.
+    "wifi": SignalTuning(stale_after_s=240.0, floor_dbm=-80.0, margin_db=2.0, temperature_db=2.0),
+}
+
+
+def _default_dwell() -> dict[str, DwellConfig]:
+    return {
+        # ~1 classification a second: two seconds of agreement confirm a zone
+        "ble": DwellConfig(confirm_enter_s=2.0, confirm_min_samples=2, grace_exit_s=15.0),
+        # one burst every 30-120 s: a burst places the device, silence closes it after 4 min
+        "wifi": DwellConfig(confirm_enter_s=0.0, confirm_min_samples=1, grace_exit_s=240.0),
+    }
+
+
+def _default_tracking() -> TrackingConfig:
+    # The evaluator and the agent feed readings in time order: one second of reordering is
+    # enough and keeps events close to the readings that caused them.
+    return TrackingConfig(max_lateness_s=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    """Every threshold of the pipeline; the defaults meet the accuracy bar on the simulator."""
+
+    classify_interval_s: float = 1.0
+    kalman: Mapping[str, KalmanParams] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
+    tuning: Mapping[str, SignalTuning] = field(default_factory=lambda: dict(DEFAULT_TUNING))
+    dwell: Mapping[str, DwellConfig] = field(default_factory=_default_dwell)
+    """Zone machine thresholds per signal kind (each kind has its own device table)."""
+    visits: VisitConfig = field(default_factory=VisitConfig)
+    tracking: TrackingConfig = field(default_factory=_default_tracking)
+    filter_eviction_margin_s: float = 60.0
+    """Filters of a device unseen for the visit gap plus this are released."""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.classify_interval_s) and 0 < self.classify_interval_s <= 60):
+            raise TrackerConfigError(
+                f"'classify_interval_s' must be in (0, 60] (got {self.classify_interval_s!r})"
+            )
+        for name, table in (("kalman", self.kalman), ("dwell", self.dwell)):
+            missing = set(self.tuning) - set(table)
+            if missing:
+                raise TrackerConfigError(
+                    f"{name!r} must have an entry for every tuned signal "
+                    f"(missing {sorted(missing)})"
+                )
+        if self.filter_eviction_margin_s < 0:
+            raise TrackerConfigError(
+                f"'filter_eviction_margin_s' must be >= 0 (got {self.filter_eviction_margin_s})"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerCounters:
+    """What the tracker took and dropped, by reason, plus the device table's counters."""
+
+    readings: int
+    dropped_unknown_sensor: int
+    dropped_unknown_signal: int
+    dropped_bad_value: int
+    devices: int
+    filter_slots: int
+    table: TableCounters
+
+
+@dataclass(slots=True)
+class _Device:
+    signal: str
+    slots: dict[str, int]
+    """Sensor id → filter slot."""
+    slot_ts: dict[str, float]
+    """Sensor id → time of the filter's last reading."""
+    last_seen_s: float
+
+
+class PresenceTracker:
+    """Readings → zone and visit events for many devices (see the module docstring)."""
+
+    def __init__(self, sensor_zones: Mapping[str, str], config: TrackerConfig | None = None):
+        if not sensor_zones:
+            raise TrackerConfigError("'sensor_zones' must map at least one sensor (got {})")
+        self.config = config if config is not None else TrackerConfig()
+        cfg = self.config
+        self._sensor_zones = dict(sensor_zones)
+        self._classifiers = {
+            signal: StrongestSensorClassifier(
+                self._sensor_zones,
+                margin_db=t.margin_db,
+                floor_dbm=t.floor_dbm,
+                temperature_db=t.temperature_db,
+            )
+            for signal, t in cfg.tuning.items()
+        }
+        any_clf = next(iter(self._classifiers.values()))
+        self._columns = {s: i for i, s in enumerate(any_clf.sensors)}
+        self._zones = any_clf.zones
+        self._bank = RssiKalmanBank({k: cfg.kalman[k] for k in cfg.tuning}, capacity=256)
+        self._tables = {
+            signal: DeviceTable(cfg.dwell[signal], cfg.visits, cfg.tracking)
+            for signal in cfg.tuning
+        }
+        self._devices: dict[str, _Device] = {}
+        self._now_s = -math.inf
+        self._last_sweep_s = -math.inf
+        self._readings = 0
+        self._unknown_sensor = 0
+        self._unknown_signal = 0
+        self._bad_value = 0
+
+    # -- queries ---------------------------------------------------------------------------
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        return self._zones
+
+    def zone_of(self, device_key: str) -> str | None:
+        """The confirmed zone of a device (``None``: none, or unknown device)."""
+        dev = self._devices.get(device_key)
+        return None if dev is None else self._tables[dev.signal].zone_of(device_key)
+
+    def occupancy(self) -> dict[str, int]:
+        """Devices per confirmed zone (all signal kinds)."""
+        total: dict[str, int] = {}
+        for table in self._tables.values():
+            for zone, n in table.occupancy().items():
+                total[zone] = total.get(zone, 0) + n
+        return dict(sorted(total.items()))
+
+    def smoothed_rssi(self, device_key: str, now_s: float) -> dict[str, float]:
+        """The device's filtered RSSI per sensor at ``now_s`` (dBm), fresh filters only."""
+        dev = self._devices.get(device_key)
+        if dev is None:
+            return {}
+        stale = self.config.tuning[dev.signal].stale_after_s
+        sensors = [s for s, t in dev.slot_ts.items() if now_s - t <= stale]
+        if not sensors:
+            return {}
+        mean, _ = self._bank.predict([dev.slots[s] for s in sensors], now_s)
+        return {s: float(m) for s, m in zip(sensors, mean, strict=True)}
+
+    @property
+    def counters(self) -> TrackerCounters:
+        return TrackerCounters(
+            readings=self._readings,
+            dropped_unknown_sensor=self._unknown_sensor,
+            dropped_unknown_signal=self._unknown_signal,
+            dropped_bad_value=self._bad_value,
+            devices=len(self._devices),
+            filter_slots=self._bank.size,
+            table=_sum_counters([t.counters for t in self._tables.values()]),
+        )
+
+    # -- input -----------------------------------------------------------------------------
+
+    def ingest(
+        self, readings: Iterable[Reading], now_s: float | None = None
+    ) -> list[PresenceEvent]:
+        """Fold a batch of readings in; return the events that became final.
+
+        ``now_s`` is the caller's clock (defaults to the latest reading time). Readings
+        from unknown sensors or signals and non-finite values are dropped and counted.
+        """
+        batch: list[Reading] = []
+        for r in readings:
+            self._readings += 1
+            if r.sensor_id not in self._columns:
+                self._unknown_sensor += 1
+            elif r.signal not in self._classifiers:
+                self._unknown_signal += 1
+            elif not (math.isfinite(r.rssi_dbm) and math.isfinite(r.ts_s)):
+                self._bad_value += 1
+            else:
+                batch.append(r)
+        events: list[PresenceEvent] = []
+        if batch:
+            batch.sort(key=lambda r: r.ts_s)
+            interval = self.config.classify_interval_s
+            start = 0
+            bucket = math.floor(batch[0].ts_s / interval)
+            for i in range(1, len(batch) + 1):
+                b = math.floor(batch[i].ts_s / interval) if i < len(batch) else None
+                if b != bucket:
+                    self._process_bucket(batch[start:i])
+                    start = i
+                    if b is not None:
+                        bucket = b
+            latest = batch[-1].ts_s
+            now = latest if now_s is None else max(now_s, latest)
+        else:
+            now = self._now_s if now_s is None else now_s
+        if math.isfinite(now):
+            events.extend(self.tick(now))
+        return events
+
+    def tick(self, now_s: float) -> list[PresenceEvent]:
+        """Let time pass: release buffered observations, close silent zones and visits."""
+        self._now_s = max(self._now_s, now_s)
+        events = self._merge([t.advance(now_s) for t in self._tables.values()])
+        if now_s - self._last_sweep_s >= 10.0:
+            self._last_sweep_s = now_s
+            self._sweep(now_s)
+        return events
+
+    def close(self) -> list[PresenceEvent]:
+        """End of stream: close every open zone and visit (reason ``stream_closed``)."""
+        events = self._merge([t.close_all() for t in self._tables.values()])
+        for dev in self._devices.values():
+            for slot in dev.slots.values():
+                self._bank.release(slot)
+        self._devices.clear()
+        return events
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _process_bucket(self, batch: list[Reading]) -> None:
+        slots = np.empty(len(batch), dtype=np.intp)
+        ts = np.empty(len(batch), dtype=np.float64)
+        z = np.empty(len(batch), dtype=np.float64)
+        touched: dict[str, float] = {}
+        for i, r in enumerate(batch):
+            dev = self._devices.get(r.device_key)
+            if dev is None:
+                dev = _Device(r.signal, {}, {}, r.ts_s)
+                self._devices[r.device_key] = dev
+            slot = dev.slots.get(r.sensor_id)
+            if slot is None:
+                slot = self._bank.allocate(dev.signal)
+                dev.slots[r.sensor_id] = slot
+            dev.slot_ts[r.sensor_id] = r.ts_s
+            dev.last_seen_s = r.ts_s
+            rssi = r.rssi_dbm
+            if r.signal == "ble" and r.tx_power_1m_dbm is not None:
+                rssi += BLE_REFERENCE_P1M_DBM - r.tx_power_1m_dbm
+            slots[i], ts[i], z[i] = slot, r.ts_s, rssi
+            touched[r.device_key] = r.ts_s
+        self._bank.update(slots, ts, z)
+        by_signal: dict[str, list[str]] = {}
+        for key in touched:
+            by_signal.setdefault(self._devices[key].signal, []).append(key)
+        for signal, keys in by_signal.items():
+            self._classify(signal, keys, touched)
+
+    def _classify(self, signal: str, keys: list[str], at: Mapping[str, float]) -> None:
+        stale = self.config.tuning[signal].stale_after_s
+        n_cols = len(self._columns)
+        rows: list[int] = []
+        cols: list[int] = []
+        slot_list: list[int] = []
+        t_list: list[float] = []
+        for row, key in enumerate(keys):
+            dev = self._devices[key]
+            t = at[key]
+            for sensor, slot in dev.slots.items():
+                if t - dev.slot_ts[sensor] <= stale:
+                    rows.append(row)
+                    cols.append(self._columns[sensor])
+                    slot_list.append(slot)
+                    t_list.append(t)
+        matrix = np.full((len(keys), n_cols), np.nan)
+        if slot_list:
+            mean, _ = self._bank.predict(np.array(slot_list), np.array(t_list))
+            matrix[np.array(rows), np.array(cols)] = mean
+        table = self._tables[signal]
+        zone_index = {z: i for i, z in enumerate(self._zones)}
+        # hysteresis against the confirmed zone (the dwell machine's), not the last guess
+        previous = np.array(
+            [zone_index.get(table.zone_of(k) or "", -1) for k in keys], dtype=np.intp
+        )
+        proba, best = self._classifiers[signal].classify_many(matrix, previous)
+        with np.errstate(invalid="ignore"):
+            loudest = np.where(np.isnan(matrix), -np.inf, matrix).max(axis=1)
+        for row, key in enumerate(keys):
+            b = int(best[row])
+            rssi = float(loudest[row]) if math.isfinite(loudest[row]) else None
+            if b < 0:
+                obs = ZoneObservation(None, 0.0, rssi)
+            else:
+                obs = ZoneObservation(self._zones[b], float(proba[row, b]), rssi)
+            table.push(key, obs, at[key])
+
+    @staticmethod
+    def _merge(lists: list[list[PresenceEvent]]) -> list[PresenceEvent]:
+        if len(lists) == 1:
+            return lists[0]
+        merged = [e for events in lists for e in events]
+        merged.sort(key=lambda e: e.ts_s)  # stable: one device's order is kept
+        return merged
+
+    def _sweep(self, now_s: float) -> None:
+        horizon = now_s - self.config.visits.visit_gap_s - self.config.filter_eviction_margin_s
+        gone = [k for k, d in self._devices.items() if d.last_seen_s < horizon]
+        for key in gone:
+            for slot in self._devices.pop(key).slots.values():
+                self._bank.release(slot)
+        if gone:
+            _LOGGER.debug("released the filters of %d silent devices", len(gone))
+
+
+def _sum_counters(counters: list[TableCounters]) -> TableCounters:
+    return TableCounters(
+        accepted=sum(c.accepted for c in counters),
+        dropped_late=sum(c.dropped_late for c in counters),
+        dropped_bad_time=sum(c.dropped_bad_time for c in counters),
+        evicted_stale=sum(c.evicted_stale for c in counters),
+        evicted_capacity=sum(c.evicted_capacity for c in counters),
+    )
+
+
+__all__ = [
+    "BLE_REFERENCE_P1M_DBM",
+    "DEFAULT_TUNING",
+    "PresenceTracker",
+    "Reading",
+    "SignalTuning",
+    "TrackerConfig",
+    "TrackerConfigError",
+    "TrackerCounters",
+]
