@@ -81,3 +81,69 @@ def migrate_command(
         typer.echo(json.dumps({"from": before, "to": after}))
     else:
         typer.echo(f"database at revision {after} (was {before or 'empty'})")
+
+
+@gateway_app.command("ingest")
+def ingest_command(
+    database_url: DatabaseOpt = None,
+    host: Annotated[str | None, typer.Option(help="Broker host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Broker port.")] = None,
+    client_id: Annotated[
+        str | None, typer.Option(help="MQTT client id (also the persistent session name).")
+    ] = None,
+    shared_group: Annotated[
+        str | None, typer.Option(help="Join '$share/<group>/...' to split the stream.")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port (0: any).")
+    ] = None,
+    migrate: Annotated[
+        bool, typer.Option("--migrate", help="Apply pending migrations before starting.")
+    ] = False,
+    exit_when_idle: Annotated[
+        float | None,
+        typer.Option(help="Stop after this many seconds without a message (batch jobs, tests)."),
+    ] = None,
+) -> None:
+    """Subscribe to the agents' topics and store every event once (Ctrl-C to stop)."""
+    import signal
+    import threading
+    import time
+
+    from gateway.bootstrap import build_ingest, check_schema
+
+    settings = _settings(
+        database_url=database_url,
+        mqtt_host=host,
+        mqtt_port=port,
+        mqtt_client_id=client_id,
+        shared_group=shared_group,
+        metrics_port=metrics_port,
+    )
+    try:
+        check_schema(settings.database_url, migrate=migrate)
+    except RuntimeError as exc:
+        _fail(str(exc))
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    ingest = build_ingest(settings)
+    try:
+        if ingest.metrics_server is not None:
+            typer.echo(
+                f"metrics on http://{settings.metrics_host}:{ingest.metrics_server.port}/metrics",
+                err=True,
+            )
+        started = time.monotonic()
+        ingest.service.run(stop, idle_exit_s=exit_when_idle)
+        typer.echo(
+            f"stored {ingest.service.metrics.events_stored} events in "
+            f"{time.monotonic() - started:.1f} s",
+            err=True,
+        )
+    finally:
+        ingest.close()

@@ -1,0 +1,59 @@
+"""Composition root of the gateway process: settings in, wired parts out."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from gateway.db import make_engine
+from gateway.metrics import IngestMetrics, MetricsServer
+from gateway.migrate import current_revision, head_revision, upgrade
+from gateway.service import IngestService
+from gateway.settings import GatewaySettings
+
+__all__ = ["Ingest", "build_ingest", "check_schema"]
+
+
+def check_schema(database_url: str, *, migrate: bool) -> None:
+    """Refuse to start on a database that is not at the newest revision (or migrate it)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        if migrate:
+            upgrade(database_url)
+            return
+        current = current_revision(database_url)
+    except SQLAlchemyError as exc:
+        raise RuntimeError(f"database {database_url!r}: {str(exc).splitlines()[0]}") from None
+    head = head_revision()
+    if current != head:
+        raise RuntimeError(
+            f"database is at revision {current or 'empty'}, this gateway needs {head}: "
+            "run 'footfall gateway migrate' (or pass --migrate)"
+        )
+
+
+@dataclass
+class Ingest:
+    engine: Engine
+    service: IngestService
+    metrics_server: MetricsServer | None = field(default=None)
+
+    def close(self) -> None:
+        if self.metrics_server is not None:
+            self.metrics_server.close()
+        self.engine.dispose()
+
+
+def build_ingest(settings: GatewaySettings) -> Ingest:
+    engine = make_engine(settings.database_url, pool_pre_ping=True)
+    metrics = IngestMetrics()
+    service = IngestService(settings, engine, metrics)
+    server = None
+    if settings.metrics_port is not None:
+        server = MetricsServer(
+            lambda: metrics.render(time.monotonic()), settings.metrics_host, settings.metrics_port
+        )
+    return Ingest(engine, service, server)

@@ -1,0 +1,318 @@
+"""The ingest process: a paho-mqtt subscriber around :mod:`gateway.ingest` and :mod:`gateway.store`.
+
+Thread model: paho's network thread only queues messages (``on_message``); the
+caller's thread classifies them, writes a batch in one transaction, commits and
+only then sends the PUBACKs (``manual_ack``), oldest first. A gateway killed at
+any point has acknowledged only committed messages; the broker keeps the rest in
+our persistent session and delivers them again, and the unique keys make the
+second copy a no-op.
+
+Acks are tied to the connection a message arrived on: after a reconnect the
+broker re-sends every unacknowledged message, so acks of the old connection are
+dropped (a packet id may be reused by then).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+
+from gateway.ingest import (
+    Batcher,
+    DeadLetterReason,
+    EventBatch,
+    Limits,
+    classify,
+    reject,
+)
+from gateway.metrics import IngestMetrics
+from gateway.settings import GatewaySettings
+from gateway.store import Received, WriteCounts, write_batch
+
+_LOGGER = logging.getLogger(__name__)
+
+__all__ = ["IngestService", "subscriptions"]
+
+SHARED_SUBS_UNSUPPORTED = 0x9E  # MQTT 5 SUBACK reason: Shared Subscriptions not supported
+RETRY_CAP_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    arrived_s: float
+    generation: int
+
+
+def subscriptions(root: str, shared_group: str | None) -> list[tuple[str, int]]:
+    """Topic filters and QoS: events and occupancy shared, status always per gateway.
+
+    Retained messages are never sent on a shared subscription (MQTT 5, 4.8.2),
+    and every gateway may upsert the same status, so ``status`` stays unshared.
+    """
+    root = root.rstrip("/")
+    prefix = f"$share/{shared_group}/" if shared_group else ""
+    return [
+        (f"{prefix}{root}/+/+/events", 1),
+        (f"{prefix}{root}/+/+/occupancy", 0),
+        (f"{root}/+/+/status", 1),
+    ]
+
+
+class IngestService:
+    """Subscribe, validate, store, acknowledge; run until ``stop`` is set."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        engine: Engine,
+        metrics: IngestMetrics | None = None,
+        *,
+        on_batch: Callable[[], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.metrics = metrics or IngestMetrics()
+        self.limits = Limits(
+            max_payload_bytes=settings.max_payload_bytes,
+            dead_letter_copy_bytes=settings.dead_letter_copy_bytes,
+            topic_root=settings.topic_root,
+        )
+        self._on_batch = on_batch
+        self._monotonic = monotonic
+        self._wall = wall
+        self._inbox: queue.Queue[_Message] = queue.Queue()
+        self._generation = 0
+        self._shared_group = settings.shared_group
+        self._connected = threading.Event()
+        self._client: Any = None
+
+    # -- paho callbacks (network thread) ---------------------------------------------------
+
+    def _on_connect(self, client: Any, _u: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            _LOGGER.warning("broker refused the connection: %s", reason)
+            return
+        self._generation += 1
+        available = getattr(props, "SharedSubscriptionAvailable", 1) if props else 1
+        if self._shared_group and not available:
+            _LOGGER.warning(
+                "broker does not support shared subscriptions: subscribing without "
+                "'$share/%s/' (every gateway now receives every event; still stored once)",
+                self._shared_group,
+            )
+            self._shared_group = None
+        subs = subscriptions(self.settings.topic_root, self._shared_group)
+        client.subscribe(subs)
+        _LOGGER.info(
+            "connected to %s:%d (session present: %s), subscribed to %s",
+            self.settings.mqtt_host,
+            self.settings.mqtt_port,
+            getattr(flags, "session_present", "?"),
+            ", ".join(t for t, _ in subs),
+        )
+        self._connected.set()
+
+    def _on_subscribe(self, client: Any, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
+        if self._shared_group and any(
+            getattr(c, "value", c) == SHARED_SUBS_UNSUPPORTED for c in codes
+        ):
+            _LOGGER.warning(
+                "broker refused '$share/%s/...' (shared subscriptions not supported): "
+                "falling back to a plain subscription",
+                self._shared_group,
+            )
+            old = subscriptions(self.settings.topic_root, self._shared_group)
+            self._shared_group = None
+            client.subscribe(subscriptions(self.settings.topic_root, None))
+            client.unsubscribe([t for t, _ in old if t.startswith("$share/")])
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self._connected.clear()
+        _LOGGER.warning("disconnected from the broker (%s); paho reconnects", reason)
+
+    def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:  # paho decodes lazily; a broken topic is still a dead letter
+            topic = bytes(msg._topic).decode("utf-8", "replace")
+        self._inbox.put(
+            _Message(
+                msg.mid, msg.qos, topic, bytes(msg.payload), self._monotonic(), self._generation
+            )
+        )
+
+    # -- the loop (caller's thread) -------------------------------------------------------
+
+    def _make_client(self) -> Any:
+        import ssl
+
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        s = self.settings
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=s.mqtt_client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if s.mqtt_username is not None:
+            password = s.mqtt_password.get_secret_value() if s.mqtt_password else None
+            client.username_pw_set(s.mqtt_username, password)
+        if s.mqtt_tls:
+            client.tls_set(
+                ca_certs=str(s.mqtt_ca_file) if s.mqtt_ca_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.reconnect_delay_set(min_delay=1, max_delay=int(RETRY_CAP_S))
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = s.mqtt_session_expiry_s
+        props.ReceiveMaximum = s.mqtt_receive_maximum
+        client.connect_async(
+            s.mqtt_host, s.mqtt_port, keepalive=30, clean_start=False, properties=props
+        )
+        return client
+
+    def run(self, stop: threading.Event, *, idle_exit_s: float | None = None) -> None:
+        """Ingest until ``stop`` is set (or nothing arrived for ``idle_exit_s``, for batch jobs)."""
+        client = self._make_client()
+        self._client = client
+        client.loop_start()
+        batcher = Batcher(self.settings.batch_max_events, self.settings.batch_max_wait_s)
+        pending: list[tuple[_Message, Received]] = []
+        last_activity = self._monotonic()
+        try:
+            while not stop.is_set():
+                now = self._monotonic()
+                timeout = batcher.wait_s(now)
+                try:
+                    msg = self._inbox.get(timeout=0.2 if timeout is None else min(timeout, 0.2))
+                except queue.Empty:
+                    msg = None
+                if msg is not None:
+                    last_activity = self._monotonic()
+                    received = Received(
+                        classify(msg.topic, msg.payload, self._wall(), self.limits), self._wall()
+                    )
+                    channel = msg.topic.rsplit("/", 1)[-1] if "/" in msg.topic else "?"
+                    self.metrics.record_message(channel)
+                    pending.append((msg, received))
+                    weight = (
+                        len(received.outcome.events)
+                        if isinstance(received.outcome, EventBatch)
+                        else 1
+                    )
+                    batcher.add(
+                        weight, self._monotonic()
+                    )  # from when we took it: a backlog must not force tiny batches
+                    self.metrics.waiting = len(pending)
+                if pending and (batcher.due(self._monotonic()) or stop.is_set()):
+                    self._commit(client, pending, stop)
+                    pending = []
+                    batcher.reset()
+                    self.metrics.waiting = 0
+                if (
+                    idle_exit_s is not None
+                    and not pending
+                    and self._monotonic() - last_activity > idle_exit_s
+                ):
+                    break
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+    def _commit(
+        self, client: Any, pending: list[tuple[_Message, Received]], stop: threading.Event
+    ) -> None:
+        tries = 0
+        while True:
+            started = self._monotonic()
+            try:
+                counts = self._write(pending)
+                break
+            except OperationalError as exc:
+                # Transient (database down, lock timeout): keep the batch, unacked, and retry.
+                self.metrics.record_error()
+                delay = min(2.0**tries, RETRY_CAP_S) * random.uniform(0.5, 1.0)
+                _LOGGER.warning(
+                    "database unavailable (%s); retrying batch of %d messages in %.1f s",
+                    str(exc).splitlines()[0],
+                    len(pending),
+                    delay,
+                )
+                tries += 1
+                if stop.wait(delay):
+                    return  # not acked: the broker delivers them again
+        lag = None
+        for _, r in reversed(pending):
+            if isinstance(r.outcome, EventBatch):
+                lag = (r.received_at - r.outcome.sent_at).total_seconds()
+                break
+        self.metrics.record_batch(
+            events=counts.events,
+            dead_letters=counts.dead_reasons,
+            latency_s=self._monotonic() - started,
+            lag_s=lag,
+            now_s=self._monotonic(),
+        )
+        generation = self._generation
+        for msg, _ in pending:
+            if msg.qos > 0 and msg.generation == generation:
+                client.ack(msg.mid, msg.qos)
+        if self._on_batch is not None:
+            self._on_batch()
+
+    def _write(self, pending: list[tuple[_Message, Received]]) -> WriteCounts:
+        """One transaction, or each message alone when the database refuses the batch."""
+        try:
+            with self.engine.begin() as conn:
+                return write_batch(conn, [r for _, r in pending])
+        except OperationalError:
+            raise
+        except (DBAPIError, SQLAlchemyError) as exc:
+            _LOGGER.warning(
+                "database refused a batch (%s); writing its %d messages one by one",
+                exc.__class__.__name__,
+                len(pending),
+            )
+        total = WriteCounts(0, 0, 0, 0, {})
+        for msg, item in pending:
+            try:
+                with self.engine.begin() as conn:
+                    counts = write_batch(conn, [item])
+            except OperationalError:
+                raise
+            except (DBAPIError, SQLAlchemyError) as exc:
+                refused = reject(
+                    msg.topic,
+                    msg.payload,
+                    DeadLetterReason.DB_REJECTED,
+                    f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+                    self.limits.dead_letter_copy_bytes,
+                )
+                with self.engine.begin() as conn:
+                    counts = write_batch(conn, [Received(refused, item.received_at)])
+            total = total + counts
+        return total

@@ -1,0 +1,285 @@
+"""Writing what :func:`gateway.ingest.classify` decided: one transaction per batch.
+
+Every insert is idempotent: events on ``event_id``, dead letters on (topic,
+payload hash), occupancy on (store, agent, zone, ts); agents and stores are
+upserts. So a redelivered message (the gateway died before its PUBACK went out)
+changes nothing, and two gateways may race on the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Table, func
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gateway.ingest import (
+    Classified,
+    EventBatch,
+    Ignored,
+    OccupancyRecord,
+    Rejected,
+    StatusRecord,
+)
+from gateway.models import (
+    Agent,
+    DeadLetter,
+    OccupancySample,
+    PresenceEventRow,
+    Store,
+    VisitDirty,
+)
+
+__all__ = ["Received", "WriteCounts", "write_batch"]
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One classified message and the wall-clock time the gateway received it."""
+
+    outcome: Classified
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCounts:
+    """Rows offered to the database by one write (duplicates included)."""
+
+    events: int
+    dead_letters: int
+    statuses: int
+    occupancy: int
+    dead_reasons: dict[str, int]
+
+    def __add__(self, other: WriteCounts) -> WriteCounts:
+        reasons = dict(self.dead_reasons)
+        for reason, n in other.dead_reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + n
+        return WriteCounts(
+            self.events + other.events,
+            self.dead_letters + other.dead_letters,
+            self.statuses + other.statuses,
+            self.occupancy + other.occupancy,
+            reasons,
+        )
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def _insert_ignore(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]
+) -> None:
+    if rows:
+        conn.execute(_insert(conn, table).on_conflict_do_nothing(index_elements=list(keys)), rows)
+
+
+def _upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    update: Iterable[str],
+) -> None:
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}
+    )
+    conn.execute(stmt, rows)
+
+
+# Below this many rows a multi-row INSERT is as fast as COPY and simpler to reason about.
+COPY_MIN_ROWS = 200
+_EVENT_COLUMNS = (
+    "event_id",
+    "store_id",
+    "agent_id",
+    "seq",
+    "kind",
+    "ts",
+    "device_key",
+    "id_class",
+    "zone",
+    "dwell_s",
+    "zones",
+    "rssi_dbm",
+    "reason",
+    "received_at",
+)
+
+
+def _driver(conn: Connection) -> Any:
+    """The psycopg connection under ``conn``, inside the same transaction."""
+    return conn.connection.driver_connection
+
+
+def _copy_events(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING.
+
+    COPY itself cannot skip duplicates, so it fills a per-connection temporary
+    table (emptied at commit) and the unique key filters on the way across.
+    """
+    cols = ", ".join(_EVENT_COLUMNS)
+    raw = _driver(conn)
+    with raw.cursor() as cur:
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS _ingest_events "  # noqa: S608 - constant names
+            f"AS SELECT {cols} FROM presence_events WITH NO DATA"
+        )
+        cur.execute("TRUNCATE _ingest_events")
+        with cur.copy(f"COPY _ingest_events ({cols}) FROM STDIN") as copy:
+            for ev in events:
+                zones = ev["zones"]
+                copy.write_row(
+                    tuple(
+                        (json.dumps(zones) if zones is not None else None)
+                        if c == "zones"
+                        else ev[c]
+                        for c in _EVENT_COLUMNS
+                    )
+                )
+        cur.execute(
+            f"INSERT INTO presence_events ({cols}) SELECT {cols} FROM _ingest_events "  # noqa: S608
+            "ON CONFLICT (event_id) DO NOTHING"
+        )
+
+
+def write_batch(conn: Connection, items: Sequence[Received]) -> WriteCounts:
+    """Write ``items`` on ``conn`` (the caller owns the transaction and commits it)."""
+    events: list[dict[str, Any]] = []
+    dead: list[dict[str, Any]] = []
+    occupancy: dict[tuple[str, str, str, datetime], dict[str, Any]] = {}
+    stores: dict[str, datetime] = {}
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    statuses: dict[tuple[str, str], dict[str, Any]] = {}
+    dirty: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+
+    for item in items:
+        outcome, at = item.outcome, item.received_at
+        if isinstance(outcome, EventBatch):
+            stores.setdefault(outcome.store_id, at)
+            key = (outcome.store_id, outcome.agent_id)
+            last_seq = max((e.seq for e in outcome.events), default=None)
+            prev = seen.get(key)
+            if prev is not None and prev["last_seq"] is not None and last_seq is not None:
+                last_seq = max(last_seq, prev["last_seq"])
+            seen[key] = {
+                "store_id": key[0],
+                "agent_id": key[1],
+                "last_seen_at": at,
+                "last_seq": last_seq if last_seq is not None else (prev or {}).get("last_seq"),
+                "online": True,
+                "health": "ok",
+            }
+            for ev in outcome.events:
+                events.append(ev.row(at))
+                lo = ev.ts - timedelta(seconds=ev.dwell_s or 0.0)
+                dkey = (ev.store_id, ev.device_key)
+                old = dirty.get(dkey)
+                dirty[dkey] = (lo, ev.ts) if old is None else (min(old[0], lo), max(old[1], ev.ts))
+        elif isinstance(outcome, Rejected):
+            dead.append(outcome.row(at))
+        elif isinstance(outcome, StatusRecord):
+            stores.setdefault(outcome.store_id, at)
+            statuses[(outcome.store_id, outcome.agent_id)] = {
+                "store_id": outcome.store_id,
+                "agent_id": outcome.agent_id,
+                "online": outcome.online,
+                "health": outcome.health,
+                "version": outcome.version,
+                "uptime_s": outcome.uptime_s,
+                "counters": outcome.counters,
+                "status_at": outcome.at,
+                "last_seen_at": at,
+            }
+        elif isinstance(outcome, OccupancyRecord):
+            stores.setdefault(outcome.store_id, at)
+            for zone, count in outcome.counts:
+                okey = (outcome.store_id, outcome.agent_id, zone, outcome.at)
+                occupancy[okey] = {
+                    "store_id": outcome.store_id,
+                    "agent_id": outcome.agent_id,
+                    "zone": zone,
+                    "ts": outcome.at,
+                    "device_count": count,
+                }
+        else:
+            assert isinstance(outcome, Ignored)  # noqa: S101 - exhaustive over Classified
+
+    _insert_ignore(
+        conn,
+        _table(Store),
+        [{"id": s, "created_at": at, "timezone": "UTC", "name": None} for s, at in stores.items()],
+        ["id"],
+    )
+    if conn.dialect.name == "postgresql" and len(events) >= COPY_MIN_ROWS:
+        _copy_events(conn, events)
+    else:
+        _insert_ignore(conn, _table(PresenceEventRow), events, ["event_id"])
+    _insert_ignore(conn, _table(DeadLetter), dead, ["topic", "payload_sha256"])
+    _insert_ignore(
+        conn,
+        _table(OccupancySample),
+        list(occupancy.values()),
+        ["store_id", "agent_id", "zone", "ts"],
+    )
+    agents = _table(Agent)
+    seen_rows = [r for k, r in seen.items() if k not in statuses]
+    if seen_rows:
+        stmt = _insert(conn, agents)
+        seq_expr = (
+            func.greatest(agents.c.last_seq, stmt.excluded.last_seq)
+            if conn.dialect.name == "postgresql"
+            else func.max(func.coalesce(agents.c.last_seq, -1), stmt.excluded.last_seq)
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["store_id", "agent_id"],
+            set_={"last_seen_at": stmt.excluded.last_seen_at, "last_seq": seq_expr},
+        )
+        conn.execute(stmt, sorted(seen_rows, key=lambda r: (r["store_id"], r["agent_id"])))
+    _upsert(
+        conn,
+        agents,
+        sorted(statuses.values(), key=lambda r: (r["store_id"], r["agent_id"])),
+        ["store_id", "agent_id"],
+        ["online", "health", "version", "uptime_s", "counters", "status_at", "last_seen_at"],
+    )
+    if dirty and conn.dialect.name == "postgresql" and len(dirty) >= COPY_MIN_ROWS:
+        with (
+            _driver(conn).cursor() as cur,
+            cur.copy("COPY visit_dirty (store_id, device_key, ts_min, ts_max) FROM STDIN") as copy,
+        ):
+            for (store_id, device_key), (lo, hi) in dirty.items():
+                copy.write_row((store_id, device_key, lo, hi))
+    elif dirty:
+        conn.execute(
+            _insert(conn, _table(VisitDirty)),
+            [
+                {"store_id": k[0], "device_key": k[1], "ts_min": lo, "ts_max": hi}
+                for k, (lo, hi) in dirty.items()
+            ],
+        )
+    reasons: dict[str, int] = {}
+    for row in dead:
+        reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
+    return WriteCounts(
+        events=len(events),
+        dead_letters=len(dead),
+        statuses=len(statuses),
+        occupancy=len(occupancy),
+        dead_reasons=reasons,
+    )
