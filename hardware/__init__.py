@@ -1,4 +1,8 @@
-"""placeholder"""
+"""Everything that touches a radio or a file of radio data; produces typed observations.
+
+BLE advertisement decoders and JSON-lines records, Wi-Fi probe requests, pcap replay,
+the privacy step (device keys) and sightings. Knows nothing of zones.
+"""
 
 from hardware.ble import (
     BEACON_FRAME_TYPES,
