@@ -105,7 +105,7 @@ def _day(dialect: str, col: str) -> str:
 
 def _zones_join(dialect: str, col: str) -> str:
     if dialect == "postgresql":
-        return f"CROSS JOIN LATERAL json_array_elements_text({col}) AS z(value)"
+        return f"CROSS JOIN LATERAL json_array_elements_text(CAST({col} AS JSON)) AS z(value)"
     return f", json_each({col}) AS z"
 
 
@@ -116,49 +116,55 @@ def _visit_range(campaign: Campaign, extra_s: float = 0.0) -> tuple[datetime, da
     )
 
 
-def _base_ctes(dialect: str, *, kind_windows: bool) -> str:
-    """``lv`` (linked visits), ``touches`` (exposures in window) and ``units`` CTEs."""
-    e_v = _epoch(dialect, "lv.started_at")
-    e_e = _epoch(dialect, "e.ts")
+def _touches_sql(dialect: str, *, kind_windows: bool) -> str:
+    """Linked visits (``lv``) joined to the campaign's exposures inside the window.
+
+    One row per (visit, exposure) pair with ``age_s = visit start - exposure time``.
+    """
     window = (
         "CASE e.kind WHEN 'click' THEN :w_click WHEN 'impression' THEN :w_impression "
         "ELSE :w_engaged END"
         if kind_windows
         else ":w_max"
     )
-    return f"""
-lv AS (
+    # SQLite: '+col' keeps the planner on the device_key index (the store/time index
+    # with a skip-scan over stores is far slower here); PostgreSQL plans this itself.
+    sv_at = "+sv.started_at" if dialect == "sqlite" else "sv.started_at"
+    zones = "CAST(sv.zones AS TEXT)" if dialect == "postgresql" else "sv.zones"
+    return f"""WITH lv AS (
   SELECT DISTINCT l.person_key, sv.store_id, {_day(dialect, "sv.started_at")} AS day,
-         sv.started_at
+         sv.started_at, {_epoch(dialect, "sv.started_at")} AS v_s, {zones} AS zones
   FROM store_visits sv
   JOIN identity_links l ON l.device_key = sv.device_key
   WHERE l.revoked_at IS NULL
     AND sv.started_at >= l.valid_from
     AND (l.valid_to IS NULL OR sv.started_at < l.valid_to)
     AND sv.visit_class IN :visit_classes
-    AND sv.started_at >= :visit_from AND sv.started_at < :visit_to
+    AND {sv_at} >= :visit_from AND {sv_at} < :visit_to
 ),
 touches AS (
-  SELECT lv.person_key, lv.store_id, lv.day, lv.started_at AS visit_at,
+  SELECT lv.person_key, lv.store_id, lv.day, lv.started_at AS visit_at, lv.zones,
          e.id AS eid, e.ts, e.kind, e.channel, e.creative, e.grp,
-         {e_v} - {e_e} AS age_s
+         lv.v_s - {_epoch(dialect, "e.ts")} AS age_s
   FROM lv
   JOIN exposures e ON e.person_key = lv.person_key AND e.campaign_id = :campaign_id
-  WHERE {e_v} - {e_e} >= -:skew
-    AND {e_v} - {e_e} <= {window}
-),
-units AS (
-  SELECT person_key, store_id, day, MIN(visit_at) AS visit_at
-  FROM touches
-  WHERE grp IN :groups
-  GROUP BY person_key, store_id, day
-),
-ut AS (
-  SELECT t.* FROM touches t
-  JOIN units u ON u.person_key = t.person_key AND u.store_id = t.store_id
-              AND u.day = t.day AND u.visit_at = t.visit_at
-  WHERE t.grp IN :groups
-)"""
+  WHERE e.grp IN :groups
+    AND lv.v_s - {_epoch(dialect, "e.ts")} >= -:skew
+    AND lv.v_s - {_epoch(dialect, "e.ts")} <= {window}
+)
+SELECT * FROM touches"""
+
+
+def _materialize(conn: Connection, name: str, sql: str, params: Mapping[str, Any]) -> None:
+    """``CREATE TEMP TABLE name AS sql``: computed once, read by every breakdown."""
+    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    stmt, values = _bind(f"CREATE TEMP TABLE {name} AS {sql}", params)
+    conn.execute(stmt, values)
+
+
+def _drop(conn: Connection, *names: str) -> None:
+    for name in names:
+        conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
 
 
 def _credit_sql(model: str) -> str:
@@ -189,22 +195,27 @@ def _ranked_cte(model: str, markov_weights: Mapping[str, float]) -> tuple[str, d
     mw = f"(CASE channel {' '.join(cases)} ELSE 0.0 END)" if cases else "0.0"
     part = "PARTITION BY person_key, store_id, day"
     decay = f"EXP(-{LN2} * (CASE WHEN age_s > 0 THEN age_s ELSE 0.0 END) / :half_life)"
-    sql = f"""
+    # only the columns the chosen model reads: each window aggregate costs a sort pass
+    extra = ""
+    if model == CreditModel.TIME_DECAY:
+        extra = f", {decay} AS decay, SUM({decay}) OVER ({part}) AS decay_sum"
+    elif model == MARKOV:
+        extra = f", {mw} AS mw, SUM({mw}) OVER ({part}) AS mw_sum"
+    sql = f"""WITH ut AS (
+  SELECT * FROM (
+    SELECT t.*, MIN(visit_at) OVER ({part}) AS first_at FROM ff_touches t
+  ) x WHERE visit_at = first_at
+),
 ranked0 AS (
   SELECT ut.*,
          ROW_NUMBER() OVER ({part} ORDER BY ts, channel, creative, eid) AS rn,
-         COUNT(*) OVER ({part}) AS n,
-         {decay} AS decay,
-         SUM({decay}) OVER ({part}) AS decay_sum,
-         {mw} AS mw,
-         SUM({mw}) OVER ({part}) AS mw_sum
+         COUNT(*) OVER ({part}) AS n
+         {extra}
   FROM ut
-),
-ranked AS (
-  SELECT ranked0.*, {_credit_sql(model)} AS credit,
-         person_key || '|' || store_id || '|' || day AS unit
-  FROM ranked0
-)"""
+)
+SELECT ranked0.*, {_credit_sql(model)} AS credit,
+       person_key || '|' || store_id || '|' || day AS unit
+FROM ranked0"""
     return sql, params
 
 
@@ -265,42 +276,36 @@ def _parameter_set(campaign: Campaign, options: ReportOptions, **extra: Any) -> 
 # --- markov paths -------------------------------------------------------------------------
 
 
-def markov_paths(engine: Engine, campaign: Campaign, options: ReportOptions) -> list[PathCount]:
+def markov_paths(
+    conn: Connection, dialect: str, options: ReportOptions, campaign_id: str
+) -> list[PathCount]:
     """Exposed people's channel paths: converting ones up to their first attributed visit.
 
-    Fetched set-based (one ordered query for the exposures, one for first conversions).
+    Needs ``ff_touches`` (exposed group) in ``conn``. Fetched set-based: one query for each
+    person's first attributed visit, one ordered scan of the exposed exposures.
     """
-    dialect = engine.dialect.name
-    params = {**_common_params(campaign, options), "groups": ["exposed"]}
     first_sql = (
-        f"WITH {_base_ctes(dialect, kind_windows=True)} "
         f"SELECT person_key, MIN({_epoch(dialect, 'visit_at')}) AS first_s "
-        "FROM units GROUP BY person_key"
+        "FROM ff_touches GROUP BY person_key"
     )
     exp_sql = (
         f"SELECT person_key, {_epoch(dialect, 'ts')} AS ts_s, channel FROM exposures "
         "WHERE campaign_id = :campaign_id AND grp = 'exposed' "
         "ORDER BY person_key, ts, channel"
     )
-    with engine.connect() as conn:
-        first_s = {r.person_key: float(r.first_s) for r in _rows(conn, first_sql, params)}
-        paths: dict[tuple[tuple[str, ...], bool], int] = {}
-        current: str | None = None
-        channels: list[str] = []
-
-        def flush() -> None:
-            if current is not None and channels:
-                key = (tuple(channels), current in first_s)
-                paths[key] = paths.get(key, 0) + 1
-
-        for r in _rows(conn, exp_sql, params):
-            if r.person_key != current:
-                flush()
-                current, channels = r.person_key, []
-            cutoff = first_s.get(r.person_key)
-            if cutoff is None or float(r.ts_s) <= cutoff + options.clock_skew_tolerance_s:
-                channels.append(r.channel)
-        flush()
+    params = {"campaign_id": campaign_id}
+    first_s = {r.person_key: float(r.first_s) for r in _rows(conn, first_sql, params)}
+    per_person: dict[str, list[str]] = {}
+    for r in _rows(conn, exp_sql, params):  # ordered by person, then time
+        cutoff = first_s.get(r.person_key)
+        channels = per_person.setdefault(r.person_key, [])
+        if cutoff is None or float(r.ts_s) <= cutoff + options.clock_skew_tolerance_s:
+            channels.append(r.channel)
+    paths: dict[tuple[tuple[str, ...], bool], int] = {}
+    for person, channels in per_person.items():
+        if channels:
+            key = (tuple(channels), person in first_s)
+            paths[key] = paths.get(key, 0) + 1
     return [
         PathCount(chs, float(count) if converted else 0.0, 0.0 if converted else float(count))
         for (chs, converted), count in sorted(paths.items())
@@ -327,73 +332,68 @@ def attribution_report(
     campaign = get_campaign(engine, campaign_id)
     dialect = engine.dialect.name
     effects: dict[str, float] | None = None
-    if options.model == MARKOV:
-        result = markov_attribution(markov_paths(engine, campaign, options))
-        effects = dict(result.removal_effects)
-    ranked, mparams = _ranked_cte(options.model, effects or {})
-    params = {**_common_params(campaign, options), **mparams, "groups": ["exposed"]}
-    head = f"WITH {_base_ctes(dialect, kind_windows=True)},{ranked}"
-    breakdowns = {
-        "campaign": "'" + "all" + "'",
-        "channel": "channel",
-        "creative": "creative",
-        "store": "store_id",
-        "day": "day",
-    }
+    params = {**_common_params(campaign, options), "groups": ["exposed"]}
+    breakdowns = {"channel": "channel", "creative": "creative", "store": "store_id", "day": "day"}
     cells: dict[str, list[Cell]] = {}
+    bucket_case = " ".join(
+        f"WHEN age_s < {upper} THEN '{label}'"
+        for label, upper in TIME_TO_VISIT_BUCKETS
+        if upper != float("inf")
+    )
     with engine.connect() as conn:
-        for dim, expr in breakdowns.items():
-            sql = (
-                f"{head} SELECT {expr} AS value, COUNT(DISTINCT person_key) AS people, "
-                "COUNT(DISTINCT unit) AS visits, SUM(credit) AS credited "
-                f"FROM ranked GROUP BY {expr} ORDER BY 1"
-            )
-            if dim == "campaign":
-                sql = (
-                    f"{head} SELECT 'all' AS value, COUNT(DISTINCT person_key) AS people, "
-                    "COUNT(DISTINCT unit) AS visits, SUM(credit) AS credited FROM ranked"
-                )
-            cells[dim] = [
+        try:
+            _materialize(conn, "ff_touches", _touches_sql(dialect, kind_windows=True), params)
+            if options.model == MARKOV:
+                paths = markov_paths(conn, dialect, options, campaign.id)
+                effects = dict(markov_attribution(paths).removal_effects) if paths else {}
+            ranked, mparams = _ranked_cte(options.model, effects or {})
+            _materialize(conn, "ff_ranked", ranked, {**params, **mparams})
+            total = _rows(
+                conn,
+                "SELECT COUNT(DISTINCT person_key) AS people, COUNT(DISTINCT unit) AS visits, "
+                "SUM(credit) AS credited FROM ff_ranked",
+                {},
+            )[0]
+            cells["campaign"] = [
                 Cell(
-                    dim,
-                    str(r.value) if dim != "campaign" else campaign.id,
-                    int(r.people),
-                    int(r.visits),
-                    float(r.credited or 0.0),
+                    "campaign",
+                    campaign.id,
+                    int(total.people),
+                    int(total.visits),
+                    float(total.credited or 0.0),
                 )
-                for r in _rows(conn, sql, params)
-                if int(r.people) > 0 or dim == "campaign"
             ]
-        zone_sql = f"""{head},
-unit_credit AS (
-  SELECT person_key, store_id, visit_at, SUM(credit) AS credit FROM ranked
-  GROUP BY person_key, store_id, visit_at
-),
-unit_zones AS (
-  SELECT DISTINCT uc.person_key, uc.store_id, uc.visit_at, uc.credit, z.value AS zone
-  FROM unit_credit uc
-  JOIN store_visits sv ON sv.store_id = uc.store_id AND sv.started_at = uc.visit_at
-  JOIN identity_links l ON l.device_key = sv.device_key AND l.person_key = uc.person_key
-       AND l.revoked_at IS NULL {_zones_join(dialect, "sv.zones")}
+            for dim, expr in breakdowns.items():
+                sql = (
+                    f"SELECT {expr} AS value, COUNT(DISTINCT person_key) AS people, "
+                    "COUNT(DISTINCT unit) AS visits, SUM(credit) AS credited "
+                    f"FROM ff_ranked GROUP BY {expr} ORDER BY 1"
+                )
+                cells[dim] = [
+                    Cell(dim, str(r.value), int(r.people), int(r.visits), float(r.credited or 0.0))
+                    for r in _rows(conn, sql, {})
+                ]
+            zone_sql = f"""WITH unit_credit AS (
+  SELECT unit, person_key, MIN(zones) AS zones, SUM(credit) AS credit
+  FROM ff_ranked GROUP BY unit, person_key
 )
-SELECT zone AS value, COUNT(DISTINCT person_key) AS people,
-       COUNT(*) AS visits, SUM(credit) AS credited
-FROM unit_zones GROUP BY zone ORDER BY 1"""
-        cells["zone"] = [
-            Cell("zone", str(r.value), int(r.people), int(r.visits), float(r.credited or 0.0))
-            for r in _rows(conn, zone_sql, params)
-        ]
-        bucket_case = " ".join(
-            f"WHEN age_s < {upper} THEN '{label}'"
-            for label, upper in TIME_TO_VISIT_BUCKETS
-            if upper != float("inf")
-        )
-        ttv_sql = f"""{head},
-last_age AS (SELECT person_key, MIN(age_s) AS age_s FROM ranked GROUP BY unit, person_key)
+SELECT z.value AS value, COUNT(DISTINCT person_key) AS people,
+       COUNT(DISTINCT unit) AS visits, SUM(credit) AS credited
+FROM unit_credit {_zones_join(dialect, "unit_credit.zones")}
+GROUP BY z.value ORDER BY 1"""
+            cells["zone"] = [
+                Cell("zone", str(r.value), int(r.people), int(r.visits), float(r.credited or 0.0))
+                for r in _rows(conn, zone_sql, {})
+            ]
+            ttv_sql = f"""WITH last_age AS (
+  SELECT unit, person_key, MIN(age_s) AS age_s FROM ff_ranked GROUP BY unit, person_key
+)
 SELECT CASE {bucket_case} ELSE '{TIME_TO_VISIT_BUCKETS[-1][0]}' END AS value,
        COUNT(DISTINCT person_key) AS people, COUNT(*) AS visits
 FROM last_age GROUP BY 1"""
-        ttv = {r.value: (int(r.people), int(r.visits)) for r in _rows(conn, ttv_sql, params)}
+            ttv = {r.value: (int(r.people), int(r.visits)) for r in _rows(conn, ttv_sql, {})}
+        finally:
+            _drop(conn, "ff_ranked", "ff_touches")
     order = [label for label, _ in TIME_TO_VISIT_BUCKETS]
     cells["time_to_visit"] = [
         Cell("time_to_visit", label, ttv[label][0], ttv[label][1], float(ttv[label][1]))
@@ -443,7 +443,11 @@ class ArmCounts:
 def _arm_counts(
     conn: Connection, dialect: str, params: Mapping[str, Any], *, kind_windows: bool
 ) -> tuple[dict[str, ArmCounts], int]:
-    sql = f"""WITH {_base_ctes(dialect, kind_windows=kind_windows)},
+    _materialize(conn, "ff_touches", _touches_sql(dialect, kind_windows=kind_windows), params)
+    sql = """WITH units AS (
+  SELECT person_key, COUNT(DISTINCT store_id || '|' || day) AS v
+  FROM ff_touches GROUP BY person_key
+),
 arms AS (
   SELECT person_key, MIN(grp) AS grp, COUNT(DISTINCT grp) AS ngrp
   FROM exposures WHERE campaign_id = :campaign_id GROUP BY person_key
@@ -456,16 +460,17 @@ observable AS (
       AND (l.valid_to IS NULL OR l.valid_to > :visit_from))
 ),
 per_person AS (
-  SELECT o.person_key, o.grp, o.ngrp, COUNT(u.person_key) AS v
+  SELECT o.person_key, o.grp, o.ngrp, COALESCE(u.v, 0) AS v
   FROM observable o LEFT JOIN units u ON u.person_key = o.person_key
-  GROUP BY o.person_key, o.grp, o.ngrp
 )
 SELECT grp, ngrp, COUNT(*) AS people, SUM(CASE WHEN v > 0 THEN 1 ELSE 0 END) AS visitors,
        SUM(v) AS visits, SUM(v * v) AS visits_sq
 FROM per_person GROUP BY grp, ngrp"""
     arms: dict[str, ArmCounts] = {}
     mixed = 0
-    for r in _rows(conn, sql, params):
+    rows = _rows(conn, sql, params)
+    _drop(conn, "ff_touches")
+    for r in rows:
         if int(r.ngrp) > 1:
             mixed += int(r.people)
             continue
@@ -634,8 +639,8 @@ def _lift_curve(
         f"SUM(CASE WHEN min_age IS NOT NULL AND min_age <= {w} THEN 1 ELSE 0 END) AS x{i}"
         for i, w in enumerate(LIFT_CURVE_WINDOWS_S)
     )
-    sql = f"""WITH {_base_ctes(dialect, kind_windows=False)},
-arms AS (
+    _materialize(conn, "ff_touches", _touches_sql(dialect, kind_windows=False), params)
+    sql = f"""WITH arms AS (
   SELECT person_key, MIN(grp) AS grp FROM exposures WHERE campaign_id = :campaign_id
   GROUP BY person_key HAVING COUNT(DISTINCT grp) = 1
 ),
@@ -645,10 +650,11 @@ observable AS (
       AND l.revoked_at IS NULL AND l.valid_from < :visit_to
       AND (l.valid_to IS NULL OR l.valid_to > :visit_from))
 ),
-ages AS (SELECT person_key, MIN(age_s) AS min_age FROM touches GROUP BY person_key)
+ages AS (SELECT person_key, MIN(age_s) AS min_age FROM ff_touches GROUP BY person_key)
 SELECT o.grp, COUNT(*) AS people, {cols}
 FROM observable o LEFT JOIN ages a ON a.person_key = o.person_key GROUP BY o.grp"""
     by_arm = {r.grp: r for r in _rows(conn, sql, params)}
+    _drop(conn, "ff_touches")
     out: list[dict[str, Any]] = []
     if "exposed" not in by_arm or "control" not in by_arm:
         return out
