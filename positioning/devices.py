@@ -28,6 +28,7 @@ Deterministic: ties are broken by time, then by key.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable
@@ -35,6 +36,8 @@ from dataclasses import dataclass
 
 SEQ_MODULO = 4096
 """802.11 sequence numbers are 12 bits."""
+_SEQ_CANDIDATES = 4
+"""Ended addresses checked for continuity when judging a family: 4 x 64/4096 = 6 % by chance."""
 
 
 class DeviceCountConfigError(ValueError):
@@ -58,14 +61,24 @@ class DeviceCountConfig:
     min_burst_interval_s: float = 0.0
     """A chain takes no address starting between ``burst_gap_s`` and this after its last
     frame (one phone does not scan again so soon); 0 turns the rule off."""
+    seq_family_lift: float = 5.0
+    """A family keeps its sequence counter across rotations when new addresses continue an
+    address that just ended at least this many times more often than chance (and at least
+    3 times). There, a new address without continuity is a new phone: no linking by timing."""
     shadow_fraction: float = 0.8
-    """A chain whose frames fall, at least this fraction of them, within ``burst_gap_s`` of
-    the frames of a bigger chain of another fingerprint family is that phone's second
-    fingerprint (a phone alternating two probe formats on two addresses) and is merged
-    into it; above 1 turns the rule off."""
+    """A chain seen in at least two bursts whose frames fall, at least this fraction of
+    them, within ``burst_gap_s`` of the frames of one same bigger chain of another
+    fingerprint family is that phone's second fingerprint (a phone alternating two probe
+    formats on two addresses) and is merged into it; above 1 turns the rule off."""
 
     def __post_init__(self) -> None:
-        for name in ("burst_gap_s", "max_link_gap_s", "min_burst_interval_s", "shadow_fraction"):
+        for name in (
+            "burst_gap_s",
+            "max_link_gap_s",
+            "min_burst_interval_s",
+            "seq_family_lift",
+            "shadow_fraction",
+        ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
                 raise DeviceCountConfigError(
@@ -96,6 +109,9 @@ class ProbeObservation:
     """802.11 sequence number 0..4095, if known."""
     rssi_dbm: float | None = None
     """Received signal strength in dBm, if known."""
+    randomized: bool = True
+    """False for a globally administered (burned-in) address: one device by itself, never
+    linked to another address. Pass True when the bit cannot be trusted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +152,7 @@ class _Track:
     fingerprints: Counter[str]
     rssi_values: list[float]
     times_s: list[float]
+    randomized: bool = True
 
     @property
     def rssi_dbm(self) -> float | None:
@@ -157,6 +174,8 @@ class _Chain:
     times_s: list[float]
     seq_links: int = 0
     rssi_n: int = 0
+    fixed: bool = False
+    """A burned-in address: a device by itself, never merged as a shadow."""
 
     def take(self, track: _Track, by_seq: bool) -> None:
         self.keys.append(track.key)
@@ -190,6 +209,7 @@ def _tracks(observations: Iterable[ProbeObservation]) -> dict[str, _Track]:
                 track.first_seq = seq
             track.last_seq = seq
         track.frames += 1
+        track.randomized = track.randomized and obs.randomized
         track.times_s.append(obs.ts_s)
         track.fingerprints[obs.fingerprint] += 1
         if rssi is not None:
@@ -254,6 +274,7 @@ def estimate_devices(
 def _link(tracks: dict[str, _Track], cfg: DeviceCountConfig) -> list[_Chain]:
     """Greedy chaining of addresses, in order of first frame, within fingerprint families."""
     families = _families(tracks.values())
+    keep_seq = _seq_keeping_families(tracks, families, cfg)
     chains: list[_Chain] = []
     open_by_family: dict[str, list[_Chain]] = {}
     for track in sorted(tracks.values(), key=lambda t: (t.first_ts_s, t.key)):
@@ -263,7 +284,11 @@ def _link(tracks: dict[str, _Track], cfg: DeviceCountConfig) -> list[_Chain]:
         candidates[:] = [
             c for c in candidates if track.first_ts_s - c.last_ts_s <= cfg.max_link_gap_s
         ]
-        best = _best_chain(candidates, track, cfg)
+        best = (
+            _best_chain(candidates, track, cfg, timing_links=family not in keep_seq)
+            if track.randomized
+            else None
+        )
         if best is None:
             chain = _Chain(
                 family=family,
@@ -276,13 +301,51 @@ def _link(tracks: dict[str, _Track], cfg: DeviceCountConfig) -> list[_Chain]:
                 times_s=[],
             )
             chain.take(track, by_seq=False)
+            chain.fixed = not track.randomized
             chains.append(chain)
-            candidates.append(chain)
+            if track.randomized:  # a burned-in address is a device of its own
+                candidates.append(chain)
         else:
             best[0].take(track, best[1])
     for chain in chains:
         chain.times_s.sort()
     return chains
+
+
+def _seq_keeping_families(
+    tracks: dict[str, _Track], families: dict[str, str], cfg: DeviceCountConfig
+) -> set[str]:
+    """Families whose new addresses mostly continue an ended address's sequence numbers.
+
+    In such a family (phones that keep the counter across a rotation) a new address
+    *without* continuity is another phone, so links by timing alone are turned off.
+    Random sequence numbers match by chance with probability ``seq_window / 4096`` per
+    candidate; the family must beat that ``seq_family_lift`` times over.
+    """
+    by_family: dict[str, list[_Track]] = {}
+    for track in sorted(tracks.values(), key=lambda t: (t.first_ts_s, t.key)):
+        by_family.setdefault(families[track.fingerprints.most_common(1)[0][0]], []).append(track)
+    keeping: set[str] = set()
+    for family, members in by_family.items():
+        ended = sorted(members, key=lambda t: t.last_ts_s)
+        ended_ts = [t.last_ts_s for t in ended]
+        matched = 0
+        by_chance = 0.0
+        for track in members:
+            lo = bisect.bisect_left(ended_ts, track.first_ts_s - cfg.max_link_gap_s)
+            hi = bisect.bisect_right(ended_ts, track.first_ts_s)
+            # The few addresses that ended last: a rotation's predecessor is among them,
+            # and few candidates keep chance matches rare.
+            before = [t for t in ended[lo:hi] if t is not track][-_SEQ_CANDIDATES:]
+            if not before or track.first_seq is None:
+                continue
+            by_chance += len(before) * cfg.seq_window / SEQ_MODULO
+            matched += any(
+                _seq_follows(t.last_seq, track.first_seq, cfg.seq_window) for t in before
+            )
+        if matched >= 3 and matched >= cfg.seq_family_lift * by_chance:
+            keeping.add(family)
+    return keeping
 
 
 def _merge_shadows(chains: list[_Chain], cfg: DeviceCountConfig) -> list[list[_Chain]]:
@@ -306,25 +369,34 @@ def _merge_shadows(chains: list[_Chain], cfg: DeviceCountConfig) -> list[list[_C
     # Smaller chains first, so a shadow folds into a bigger host, never the other way.
     for i in sorted(range(len(chains)), key=lambda i: (chains[i].frames, chains[i].first_ts_s)):
         chain = chains[i]
+        if chain.fixed:
+            continue
         hits: Counter[int] = Counter()
-        covered = 0
         for t in chain.times_s:
             lo = bisect.bisect_left(times, t - cfg.burst_gap_s)
             hi = bisect.bisect_right(times, t + cfg.burst_gap_s)
-            near = {
-                j
-                for _, j in frames[lo:hi]
-                if chains[j].family != chain.family and chains[j].frames > chain.frames
-            }
-            covered += bool(near)
-            hits.update(near)
-        if hits and covered >= cfg.shadow_fraction * len(chain.times_s):
-            host = min(hits, key=lambda j: (-hits[j], chains[j].first_ts_s, j))
+            hits.update(
+                {
+                    j
+                    for _, j in frames[lo:hi]
+                    if chains[j].family != chain.family and chains[j].frames > chain.frames
+                }
+            )
+        if not hits or _bursts(chain.times_s, cfg.burst_gap_s) < 2:
+            continue  # one burst is not evidence: in a crowd another phone is always near
+        host = min(hits, key=lambda j: (-hits[j], chains[j].first_ts_s, j))
+        # One same host for (nearly) every frame: a coincidence spreads over many hosts.
+        if hits[host] >= cfg.shadow_fraction * len(chain.times_s):
             parent[find(i)] = find(host)
     groups: dict[int, list[_Chain]] = {}
     for i, chain in enumerate(chains):
         groups.setdefault(find(i), []).append(chain)
     return sorted(groups.values(), key=lambda g: min(c.first_ts_s for c in g))
+
+
+def _bursts(times_s: list[float], gap_s: float) -> int:
+    """Number of bursts in sorted frame times (a gap over ``gap_s`` starts a new one)."""
+    return (1 + sum(1 for a, b in itertools.pairwise(times_s) if b - a > gap_s)) if times_s else 0
 
 
 def _level_diff(track: _Track, chain: _Chain) -> float:
@@ -333,13 +405,14 @@ def _level_diff(track: _Track, chain: _Chain) -> float:
 
 
 def _best_chain(
-    candidates: list[_Chain], track: _Track, cfg: DeviceCountConfig
+    candidates: list[_Chain], track: _Track, cfg: DeviceCountConfig, *, timing_links: bool
 ) -> tuple[_Chain, bool] | None:
     """The chain that should take ``track`` and whether by sequence continuity; ``None``: new.
 
     Tiers, best first: sequence continuity after the chain's last frame; same burst (the
-    address starts at most ``burst_gap_s`` after the chain's last frame, or overlaps it);
-    a later burst (at least ``min_burst_interval_s`` after), closest level first.
+    address starts within ``burst_gap_s`` of the chain's last frame, before or after it);
+    a later burst (at least ``min_burst_interval_s`` after), closest level first — the last
+    only when ``timing_links`` (the family does not keep sequence numbers).
     """
     best: tuple[tuple[int, float, float], _Chain, bool] | None = None
     tolerance = math.inf if cfg.rssi_tolerance_db is None else cfg.rssi_tolerance_db
@@ -351,9 +424,9 @@ def _best_chain(
             tier = 0
         elif level_diff > tolerance:
             continue
-        elif gap_s <= cfg.burst_gap_s:
+        elif abs(gap_s) <= cfg.burst_gap_s:
             tier = 1
-        elif gap_s >= cfg.min_burst_interval_s:
+        elif timing_links and gap_s >= cfg.min_burst_interval_s:
             tier = 2
         else:
             continue
