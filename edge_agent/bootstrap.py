@@ -7,6 +7,7 @@ shape) and may leave MQTT out; the CLI calls :func:`build_agent` and
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable
@@ -58,8 +59,9 @@ def build_sources(settings: AgentSettings, choice: SourceChoice) -> list[Source]
             duration_s=choice.duration_s,
             arrivals_per_s=choice.arrivals_per_s,
             sensor_id=settings.agent_id,
-            **({} if choice.start_s is None else {"start_s": choice.start_s}),
         )
+        if choice.start_s is not None:
+            store = dataclasses.replace(store, start_s=choice.start_s)
         return [SyntheticSource(store, speed=choice.speed)]
     sources: list[Source] = []
     if settings.sources.ble.enabled:

@@ -141,6 +141,11 @@ class ThresholdSettings(_Group):
     max_devices: int = Field(default=20_000, ge=1)
     """Hard cap on tracked devices; the stalest is evicted first."""
     smoothing_alpha: float = Field(default=0.3, gt=0.0, le=1.0)
+    """``proximity`` tracker: weight of a new reading in the smoothed RSSI."""
+    tick_interval_s: float = Field(default=5.0, gt=0.0, le=60.0)
+    """``kalman`` tracker: how often every device's zone and visit machines are ticked
+    (exits are stamped with the time they took effect, so this only delays their sending;
+    the sweep is O(tracked devices), the main CPU cost with thousands of devices)."""
 
 
 class OutboxSettings(_Group):

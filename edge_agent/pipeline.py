@@ -40,6 +40,8 @@ _LOGGER = logging.getLogger(__name__)
 # Time advances in steps of this many seconds of sighting time: fine enough for
 # 30 s grace periods, coarse enough that the O(stale devices) sweep is cheap.
 TICK_S = 1.0
+# The Kalman adapter ingests at least this often even if time stands still (bounded buffer).
+_MAX_BUFFER = 20_000
 # A sighting without RSSI (some captures) counts as present at the edge of range.
 NO_RSSI_DBM = -100.0
 
@@ -277,22 +279,24 @@ class KalmanTracker:
         self._thresholds = thresholds
         self._classes: dict[str, tuple[IdClass, float]] = {}
         self._buffer: list[Reading] = []
-        self._bucket: int | None = None
         self._carry: list[ClassifiedEvent] = []
         self._next_prune_s = -math.inf
 
     def _build(self, t: ThresholdSettings) -> PresenceTracker:
+        # Zone confirmation and exit grace stay positioning's per-signal tuning (a Wi-Fi
+        # phone probes every 30-120 s, a beacon every second); visits and capacity are ours.
         base = TrackerConfig()
         config = dataclasses.replace(
             base,
-            dwell=dataclasses.replace(base.dwell, grace_exit_s=t.exit_grace_s),
             visits=dataclasses.replace(
                 base.visits,
                 visit_gap_s=t.visit_gap_s,
                 min_dwell_s=t.min_dwell_s,
                 engaged_dwell_s=t.engaged_dwell_s,
             ),
-            tracking=dataclasses.replace(base.tracking, max_devices=t.max_devices),
+            tracking=dataclasses.replace(
+                base.tracking, max_devices=t.max_devices, tick_interval_s=t.tick_interval_s
+            ),
         )
         return PresenceTracker(self._sensor_zones, config)
 
@@ -318,17 +322,12 @@ class KalmanTracker:
         self._thresholds = thresholds
 
     def observe(self, sighting: Sighting) -> list[ClassifiedEvent]:
-        ts = sighting.ts_s
-        self._classes[sighting.device_key] = (sighting.id_class, ts)
-        out, self._carry = self._carry, []
-        bucket = math.floor(ts)
-        if self._bucket is not None and bucket != self._bucket and self._buffer:
-            out.extend(self._tag(self._tracker.ingest(self._buffer)))
-            self._buffer = []
-        self._bucket = bucket
+        # Buffer only: the pipeline calls advance() every second of sighting time, which
+        # ingests the buffer as one batch (one numpy pass, one table tick).
+        self._classes[sighting.device_key] = (sighting.id_class, sighting.ts_s)
         self._buffer.append(
             Reading(
-                ts_s=ts,
+                ts_s=sighting.ts_s,
                 device_key=sighting.device_key,
                 sensor_id=sighting.sensor_id,
                 signal=sighting.signal.value,
@@ -336,6 +335,9 @@ class KalmanTracker:
                 tx_power_1m_dbm=sighting.tx_power_dbm,
             )
         )
+        if len(self._buffer) >= _MAX_BUFFER:
+            self._flush_into_carry()
+        out, self._carry = self._carry, []
         return out
 
     def _flush_into_carry(self) -> None:
@@ -344,9 +346,12 @@ class KalmanTracker:
             self._buffer = []
 
     def advance(self, now_s: float) -> list[ClassifiedEvent]:
-        self._flush_into_carry()
         out, self._carry = self._carry, []
-        out.extend(self._tag(self._tracker.tick(now_s)))
+        if self._buffer:
+            out.extend(self._tag(self._tracker.ingest(self._buffer, now_s)))
+            self._buffer = []
+        else:
+            out.extend(self._tag(self._tracker.tick(now_s)))
         if now_s >= self._next_prune_s:
             # Forget classes of devices the tracker has certainly released.
             self._next_prune_s = now_s + 60.0

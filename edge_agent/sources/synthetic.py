@@ -40,6 +40,8 @@ class SyntheticStore:
     """Mean sightings per present device per second."""
     rssi_noise_db: float = 4.0
     sensor_id: str = "sim"
+    initial_devices: int = 0
+    """Devices already present at the start (stays are memoryless: a steady state at once)."""
 
     def sightings(self) -> Iterator[Sighting]:
         """Every sighting, in time order."""
@@ -52,6 +54,8 @@ class SyntheticStore:
         for step in range(int(self.duration_s)):
             t0 = self.start_s + step
             n_new = int(rng.poisson(self.arrivals_per_s))
+            if step == 0:
+                n_new += self.initial_devices
             if n_new:
                 for _ in range(n_new):
                     keys.append(_key(self.seed, counter))
