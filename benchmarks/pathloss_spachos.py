@@ -39,18 +39,26 @@ def node_distances_m(side_m: float, position: int) -> dict[str, float]:
 
 def load(root: Path, environment: int, tech: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distances (m), RSSI (dBm) and node letters of every reading of one environment and radio."""
+    parts = [
+        load_file(path)
+        for path in sorted((root / "Dataset" / f"Environment{environment}" / tech).glob("?D?.txt"))
+    ]
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
+
+
+def load_file(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distances (m), RSSI (dBm) and node letters of one ``<d>D<k>.txt`` file."""
+    side, pos = int(path.name[0]), int(path.name[2])
+    table = node_distances_m(float(side), pos)
     dist: list[float] = []
     rssi: list[float] = []
     nodes: list[str] = []
-    for path in sorted((root / "Dataset" / f"Environment{environment}" / tech).glob("?D?.txt")):
-        side, pos = int(path.name[0]), int(path.name[2])
-        table = node_distances_m(float(side), pos)
-        for line in path.read_text().splitlines():
-            m = _LINE.match(line.strip())
-            if m:
-                dist.append(table[m.group(1)])
-                rssi.append(float(m.group(2)))
-                nodes.append(m.group(1))
+    for line in path.read_text().splitlines():
+        m = _LINE.match(line.strip())
+        if m:
+            dist.append(table[m.group(1)])
+            rssi.append(float(m.group(2)))
+            nodes.append(m.group(1))
     return np.array(dist), np.array(rssi), np.array(nodes)
 
 
@@ -76,6 +84,19 @@ def main() -> int:
                 f"{env:>4} {tech:>5} {d.size:>6} {fit.p1m_dbm:>8.1f} {fit.n:>6.2f} "
                 f"{fit.sigma_db:>8.2f} {fit.rmse_db:>8.2f} {fit.r2:>6.3f}  {offsets}"
             )
+    print("stationary noise (std of RSSI per file and node, dB), percentiles 10/50/90:")
+    for tech in ("BLE", "WiFi"):
+        stds = []
+        for env in (1, 2):
+            for path in sorted(
+                (args.data / "Dataset" / f"Environment{env}" / tech).glob("?D?.txt")
+            ):
+                d, r, nodes = load_file(path)
+                stds += [float(r[nodes == name].std()) for name in "ABC" if (nodes == name).any()]
+        p10, p50, p90 = np.percentile(stds, [10, 50, 90])
+        print(f"  {tech:>5}: {p10:.2f} / {p50:.2f} / {p90:.2f}")
+    print("  (BLE_PARAMS uses 7 dB, r = 49 dBm²; these Wi-Fi readings are a fixed AP's beacons,")
+    print("   WIFI_PARAMS assumes 5 dB for phones' probe requests across channels and bursts)")
     return 0
 
 

@@ -97,14 +97,16 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
 BLE_PARAMS = KalmanParams(
     # A walking shopper moves the level by ~2 dB per sqrt(second).
     process_noise_dbm2_per_s=4.0,
-    # Stationary BLE adverts scatter with a std of ~4 dB (Spachos data set, per file).
-    measurement_noise_dbm2=16.0,
+    # Stationary BLE adverts scatter with a std of 7.7 dB (median over the Spachos data set's
+    # files and nodes, 10th-90th percentile 6.9-9.5 dB): channel hopping and multipath.
+    measurement_noise_dbm2=49.0,
     gate_sigmas=3.0,
 )
 WIFI_PARAMS = KalmanParams(
     # Probe bursts come every 30-120 s; 1 dBm²/s lets the level move ~8 dB over a minute.
     process_noise_dbm2_per_s=1.0,
-    # Probe RSSI varies across channels and bursts: ~5 dB std.
+    # A fixed AP's beacons scatter by only 1.4 dB (Spachos), but a phone's probe requests
+    # change channel and transmit power between bursts: we assume a 5 dB std.
     measurement_noise_dbm2=25.0,
     gate_sigmas=3.5,
 )

@@ -93,3 +93,28 @@ def test_uji_beats_strongest_baseline_by_ten_points_and_matches_sklearn_knn() ->
     assert ours >= base + 0.10, (ours, base)
     assert ours >= sk, (ours, sk)
     assert np.unique(y_trn).size == 48
+
+
+def test_training_row_order_does_not_change_predictions() -> None:
+    """Shuffling the training rows leaves the probabilities unchanged (seeded data, no ties)."""
+    rng = np.random.default_rng(9)
+    x = rng.uniform(-95, -40, size=(120, 6))
+    x[rng.random(x.shape) < 0.3] = np.nan
+    y = rng.choice(["a", "b", "c"], size=120)
+    query = rng.uniform(-95, -40, size=(30, 6))
+    query[rng.random(query.shape) < 0.3] = np.nan
+    order = rng.permutation(120)
+    p1 = FingerprintClassifier(k=7).fit(x, y).predict_proba(query)
+    p2 = FingerprintClassifier(k=7).fit(x[order], y[order]).predict_proba(query)
+    np.testing.assert_allclose(p1, p2, atol=1e-12)
+    assert ((p1 >= 0) & (p1 <= 1)).all()
+    np.testing.assert_allclose(p1.sum(axis=1), 1.0)
+
+
+def test_k_larger_than_the_training_set_uses_every_fingerprint() -> None:
+    """With k above the number of fingerprints every one of them votes."""
+    clf = FingerprintClassifier(k=50).fit([[-40.0], [-80.0], [-82.0]], ["near", "far", "far"])
+    proba = clf.predict_proba([[-41.0]])
+    assert proba.shape == (1, 2)
+    assert clf.predict([[-41.0]]).tolist() == ["near"]
+    assert 0.0 < proba[0, 0] < 1.0
