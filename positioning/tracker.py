@@ -35,7 +35,7 @@ from positioning.events import PresenceEvent
 from positioning.kalman import DEFAULT_PARAMS, KalmanParams, RssiKalmanBank
 from positioning.tracking import DeviceTable, TableCounters, TrackingConfig
 from positioning.visits import VisitConfig
-from positioning.zones import StrongestSensorClassifier
+from positioning.zones import StrongestSensorClassifier, ZoneClassifier
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -160,7 +160,15 @@ class _Device:
 class PresenceTracker:
     """Readings → zone and visit events for many devices (see the module docstring)."""
 
-    def __init__(self, sensor_zones: Mapping[str, str], config: TrackerConfig | None = None):
+    def __init__(
+        self,
+        sensor_zones: Mapping[str, str],
+        config: TrackerConfig | None = None,
+        classifiers: Mapping[str, ZoneClassifier] | None = None,
+    ):
+        """``classifiers`` replaces the strongest-sensor classifier of a signal kind (e.g. a
+        :class:`~positioning.zones.TrilaterationClassifier` or a fitted fingerprint one);
+        it must know the same zones."""
         if not sensor_zones:
             raise TrackerConfigError("'sensor_zones' must map at least one sensor (got {})")
         self.config = config if config is not None else TrackerConfig()
@@ -175,6 +183,7 @@ class PresenceTracker:
             )
             for signal, t in cfg.tuning.items()
         }
+        self._custom: dict[str, ZoneClassifier] = dict(classifiers or {})
         any_clf = next(iter(self._classifiers.values()))
         self._columns = {s: i for i, s in enumerate(any_clf.sensors)}
         self._zones = any_clf.zones
@@ -350,7 +359,11 @@ class PresenceTracker:
         previous = np.array(
             [zone_index.get(table.zone_of(k) or "", -1) for k in keys], dtype=np.intp
         )
-        proba, best = self._classifiers[signal].classify_many(matrix, previous)
+        custom = self._custom.get(signal)
+        if custom is None:
+            proba, best = self._classifiers[signal].classify_many(matrix, previous)
+        else:
+            proba, best = self._classify_rows(custom, matrix, previous)
         with np.errstate(invalid="ignore"):
             loudest = np.where(np.isnan(matrix), -np.inf, matrix).max(axis=1)
         for row, key in enumerate(keys):
@@ -361,6 +374,24 @@ class PresenceTracker:
             else:
                 obs = ZoneObservation(self._zones[b], float(proba[row, b]), rssi)
             table.push(key, obs, at[key])
+
+    def _classify_rows(
+        self, clf: ZoneClassifier, matrix: FloatArray, previous: npt.NDArray[np.intp]
+    ) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+        sensors = list(self._columns)
+        zone_index = {z: i for i, z in enumerate(self._zones)}
+        proba = np.zeros((matrix.shape[0], len(self._zones)))
+        best = np.full(matrix.shape[0], -1, dtype=np.intp)
+        for row in range(matrix.shape[0]):
+            rssi = {s: float(v) for s, v in zip(sensors, matrix[row], strict=True) if v == v}
+            prev = self._zones[previous[row]] if previous[row] >= 0 else None
+            est = clf.classify(rssi, prev)
+            for zone, p in est.probabilities.items():
+                if zone in zone_index:
+                    proba[row, zone_index[zone]] = p
+            if est.zone is not None and est.zone in zone_index:
+                best[row] = zone_index[est.zone]
+        return proba, best
 
     @staticmethod
     def _merge(lists: list[list[PresenceEvent]]) -> list[PresenceEvent]:

@@ -228,6 +228,10 @@ class PopulationConfig:
             raise ValueError(f"'staff' must be >= 0 (got {self.staff})")
 
 
+_TURN_EVERY_S = (5.0, 20.0)
+"""A browsing shopper turns to another shelf this often (uniform range, seconds)."""
+
+
 class _Walker:
     """Builds a track waypoint by waypoint."""
 
@@ -253,14 +257,22 @@ class _Walker:
         self.ys.append(y)
 
     def stand(self, dwell_s: float) -> None:
+        """Stand still for ``dwell_s``, turning to another shelf every 5-20 s (body loss moves)."""
         if dwell_s <= 0:
             return
-        self.facing.append(float(self.rng.uniform(-math.pi, math.pi)))
-        self.moving.append(False)
-        self.stops.append((self.ts[-1], self.ts[-1] + dwell_s))
-        self.ts.append(self.ts[-1] + dwell_s)
-        self.xs.append(self.xs[-1])
-        self.ys.append(self.ys[-1])
+        start = self.ts[-1]
+        end = start + dwell_s
+        self.stops.append((start, end))
+        t = start
+        while t < end:
+            t = min(t + float(self.rng.uniform(*_TURN_EVERY_S)), end)
+            if end - t < 1.0:
+                t = end
+            self.facing.append(float(self.rng.uniform(-math.pi, math.pi)))
+            self.moving.append(False)
+            self.ts.append(t)
+            self.xs.append(self.xs[-1])
+            self.ys.append(self.ys[-1])
 
     def track(self) -> Track:
         if len(self.ts) < 2:
