@@ -168,3 +168,8 @@ def run(
 def register(app: typer.Typer) -> None:
     """Add this package's commands and command groups to the root app."""
     app.add_typer(agent_app)
+    from edge_agent.evaluate_cli import evaluate_command
+
+    app.command(
+        "evaluate", help="Score the positioning pipeline on a 'footfall simulate' run."
+    )(evaluate_command)

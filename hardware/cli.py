@@ -31,6 +31,12 @@ def register(app: typer.Typer) -> None:
             "per observation on stdout, a summary on stderr. See docs/decode.md."
         ),
     )(decode_command)
+    from hardware.simulator.command import simulate_command
+
+    app.command(
+        "simulate",
+        help="Simulate a store (shoppers, passers-by, staff, phones) into a directory.",
+    )(simulate_command)
 
 
 def _fail(message: str) -> typer.Exit:
