@@ -145,6 +145,15 @@ def test_ble_beacon_becomes_a_keyed_sighting_and_other_adverts_none() -> None:
     assert sighting.tx_power_dbm == -59.0
     assert sighting.rssi_dbm == -70.0
     assert IBEACON_UUID.replace("-", "") not in repr(sighting).replace("-", "")
+    named = DeviceKeyer(SECRET, {f"iBeacon:{IBEACON_UUID.upper()}:1:2": "ref-door"})
+    (frame,) = frames
+    store_beacon = sighting_from_ble(frame, ts_s=NOON_S, rssi_dbm=None, sensor_id="s1", keyer=named)
+    assert store_beacon is not None
+    assert (store_beacon.device_key, store_beacon.id_class) == (
+        "ref-door",
+        IdClass.INFRASTRUCTURE_BEACON,
+    )
+    assert store_beacon.rssi_dbm is None
     (other,) = decode_advertisement(manufacturer_data={0x0006: b"\x01\x09\x20"})
     assert sighting_from_ble(other, ts_s=NOON_S, rssi_dbm=-70, sensor_id="s1", keyer=keyer) is None
 
