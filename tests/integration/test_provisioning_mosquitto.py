@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,18 +84,19 @@ def test_agent_publishes_only_under_its_own_topic(
 ) -> None:
     """The gateway receives an agent's own events but never what it sends under another agent."""
     broker, users = acl_broker
-    with (
-        client(broker.port, "gateway", users["gateway"]) as (gw, seen),
-        client(broker.port, "agent-krakow-01-entrance-a", users["agent-krakow-01-entrance-a"]) as (
-            agent,
-            _,
-        ),
-    ):
+    agent_user = "agent-krakow-01-entrance-a"
+    with client(broker.port, "gateway", users["gateway"]) as (gw, seen):
         _subscribe(gw, "footfall/v1/#")
-        agent.publish("footfall/v1/krakow-01/shoes-b/events", b"forged", qos=1).wait_for_publish(5)
-        agent.publish("footfall/v1/krakow-01/entrance-a/events", b"own", qos=1).wait_for_publish(5)
-        deadline = threading.Event()
-        deadline.wait(1.0)
+        with client(broker.port, agent_user, users[agent_user]) as (forger, _):
+            info = forger.publish("footfall/v1/krakow-01/shoes-b/events", b"forged", qos=1)
+            # Mosquitto either acknowledges with "not authorized" or drops the connection.
+            with contextlib.suppress(RuntimeError):
+                info.wait_for_publish(5)
+        with client(broker.port, agent_user, users[agent_user]) as (agent, _):
+            agent.publish(
+                "footfall/v1/krakow-01/entrance-a/events", b"own", qos=1
+            ).wait_for_publish(5)
+            threading.Event().wait(1.0)
     assert seen == ["footfall/v1/krakow-01/entrance-a/events"]
 
 
