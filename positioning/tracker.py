@@ -81,7 +81,8 @@ class SignalTuning:
 
 DEFAULT_TUNING: Mapping[str, SignalTuning] = {
     # BLE adverts come at 1-10 Hz: a filter silent for 8 s belongs to a phone that left.
-    "ble": SignalTuning(stale_after_s=8.0, floor_dbm=-88.0, margin_db=3.0, temperature_db=2.0),
+    # margin 3.5 dB: tuned on the simulated store (docs/evaluation.md), fewer flips at stops
+    "ble": SignalTuning(stale_after_s=8.0, floor_dbm=-88.0, margin_db=3.5, temperature_db=2.0),
     # Probe bursts come every 30-120 s: keep a filter usable across two missed bursts.
     "wifi": SignalTuning(stale_after_s=240.0, floor_dbm=-80.0, margin_db=2.0, temperature_db=2.0),
 }
@@ -89,8 +90,9 @@ DEFAULT_TUNING: Mapping[str, SignalTuning] = {
 
 def _default_dwell() -> dict[str, DwellConfig]:
     return {
-        # ~1 classification a second: two seconds of agreement confirm a zone
-        "ble": DwellConfig(confirm_enter_s=2.0, confirm_min_samples=2, grace_exit_s=15.0),
+        # ~1 classification a second: four seconds and three agreeing classifications confirm
+        # a zone (the enter is back-dated to the first, so dwell and latency do not pay for it)
+        "ble": DwellConfig(confirm_enter_s=4.0, confirm_min_samples=3, grace_exit_s=15.0),
         # one burst every 30-120 s: a burst places the device, silence closes it after 4 min
         "wifi": DwellConfig(confirm_enter_s=0.0, confirm_min_samples=1, grace_exit_s=240.0),
     }
