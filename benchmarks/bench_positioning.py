@@ -19,7 +19,7 @@ simulated second (one tick):
   ``DeviceTable``.
 
 Both keep a ``device_key -> filters`` dict, as the agent would. Printed: readings/s
-(median of the repeats) for the filter step alone and for the whole chain, the ratio
+(median of the interleaved repeats) for the filter step alone and for the whole chain, the ratio
 bank/filterpy measured in this run, and the bytes per tracked device of the bank
 chain's state (tracemalloc, peak over the replay, input stream excluded).
 Devices are all heard within the first 2 simulated seconds, so all are tracked.
@@ -244,16 +244,13 @@ class FilterpyChain:
         self.events += len(self.table.advance(tick.end_s))
 
 
-def timed(make: Callable[[], object], work: Callable[[object], None], repeats: int) -> list[float]:
-    """Seconds of ``work(fresh state)`` per repeat (state built outside the timing)."""
-    out = []
-    for _ in range(repeats):
-        state = make()
-        gc.collect()
-        start = time.perf_counter()
-        work(state)
-        out.append(time.perf_counter() - start)
-    return out
+def timed(make: Callable[[], object], work: Callable[[object], None]) -> float:
+    """Seconds of ``work(fresh state)`` (the state is built outside the timing)."""
+    state = make()
+    gc.collect()
+    start = time.perf_counter()
+    work(state)
+    return time.perf_counter() - start
 
 
 def main() -> int:
@@ -280,8 +277,12 @@ def main() -> int:
 
     results = {}
     for label, work in (("filter only", run_filter), ("filter -> zone -> dwell", run_chain)):
-        bank_s = statistics.median(timed(lambda: BankChain(kind_of), work, args.repeats))
-        fp_s = statistics.median(timed(lambda: FilterpyChain(kind_of), work, args.repeats))
+        # interleaved repeats, so a change in machine load hits both paths alike
+        bank_runs, fp_runs = [], []
+        for _ in range(args.repeats):
+            bank_runs.append(timed(lambda: BankChain(kind_of), work))
+            fp_runs.append(timed(lambda: FilterpyChain(kind_of), work))
+        bank_s, fp_s = statistics.median(bank_runs), statistics.median(fp_runs)
         results[label] = (n_obs / bank_s, n_obs / fp_s)
         print(
             f"{label:<24} bank {n_obs / bank_s:>12,.0f} readings/s   "
