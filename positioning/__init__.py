@@ -3,6 +3,14 @@
 No I/O here: numpy in, values and events out; time is always passed in.
 """
 
+from positioning.devices import (
+    DeviceCluster,
+    DeviceCountConfig,
+    DeviceCountEstimate,
+    ProbeObservation,
+    estimate_devices,
+)
+from positioning.dwell import DwellConfig, DwellState, ZoneObservation
 from positioning.events import EventKind, PresenceEvent
 from positioning.kalman import (
     BLE_PARAMS,
@@ -19,6 +27,8 @@ from positioning.pathloss import (
     PathLossModel,
     fit_path_loss,
 )
+from positioning.tracking import DeviceTable, TableCounters, TrackingConfig
+from positioning.visits import VisitClass, VisitConfig, VisitState, classify_visit
 from positioning.zones import (
     FingerprintClassifier,
     Position,
@@ -35,7 +45,13 @@ __all__ = [
     "DEFAULT_PARAMS",
     "WIFI_PARAMS",
     "Calibration",
+    "DeviceCluster",
+    "DeviceCountConfig",
+    "DeviceCountEstimate",
+    "DeviceTable",
     "DistanceEstimate",
+    "DwellConfig",
+    "DwellState",
     "EventKind",
     "FingerprintClassifier",
     "KalmanParams",
@@ -43,13 +59,22 @@ __all__ = [
     "PathLossModel",
     "Position",
     "PresenceEvent",
+    "ProbeObservation",
     "ProximityClassifier",
     "RssiKalman",
     "RssiKalmanBank",
     "StrongestSensorClassifier",
+    "TableCounters",
+    "TrackingConfig",
     "TrilaterationClassifier",
+    "VisitClass",
+    "VisitConfig",
+    "VisitState",
     "Zone",
     "ZoneClassifier",
     "ZoneEstimate",
+    "ZoneObservation",
+    "classify_visit",
+    "estimate_devices",
     "fit_path_loss",
 ]
