@@ -157,6 +157,11 @@ class _Device:
     slot_ts: dict[str, float]
     """Sensor id → time of the filter's last reading."""
     last_seen_s: float
+    sticky: int = -1
+    """The zone the hysteresis favours: the last decision that held for N classifications."""
+    rival: int = -1
+    rival_count: int = 0
+    rival_since_s: float = 0.0
 
 
 class PresenceTracker:
@@ -356,11 +361,10 @@ class PresenceTracker:
             mean, _ = self._bank.predict(np.array(slot_list), np.array(t_list))
             matrix[np.array(rows), np.array(cols)] = mean
         table = self._tables[signal]
-        zone_index = {z: i for i, z in enumerate(self._zones)}
-        # hysteresis against the confirmed zone (the dwell machine's), not the last guess
-        previous = np.array(
-            [zone_index.get(table.zone_of(k) or "", -1) for k in keys], dtype=np.intp
-        )
+        # hysteresis against the zone that held (as the dwell machine would confirm it), not
+        # the last guess; kept here, not read from the table, so batching never changes it
+        devs = [self._devices[k] for k in keys]
+        previous = np.array([d.sticky for d in devs], dtype=np.intp)
         custom = self._custom.get(signal)
         if custom is None:
             proba, best = self._classifiers[signal].classify_many(matrix, previous)
@@ -370,12 +374,32 @@ class PresenceTracker:
             loudest = np.where(np.isnan(matrix), -np.inf, matrix).max(axis=1)
         for row, key in enumerate(keys):
             b = int(best[row])
+            p = float(proba[row, b]) if b >= 0 else 0.0
+            self._hold(devs[row], b, p, at[key], self.config.dwell[signal])
             rssi = float(loudest[row]) if math.isfinite(loudest[row]) else None
             if b < 0:
                 obs = ZoneObservation(None, 0.0, rssi)
             else:
                 obs = ZoneObservation(self._zones[b], float(proba[row, b]), rssi)
             table.push(key, obs, at[key])
+
+    @staticmethod
+    def _hold(dev: _Device, best: int, probability: float, t_s: float, cfg: DwellConfig) -> None:
+        """Mirror the dwell machine's confirmation to know which zone the hysteresis favours."""
+        if best < 0 or probability < cfg.min_probability:
+            return  # supports nothing: a rival keeps its run (as in positioning.dwell)
+        if best == dev.sticky:
+            dev.rival, dev.rival_count = -1, 0
+            return
+        if best == dev.rival:
+            dev.rival_count += 1
+        else:
+            dev.rival, dev.rival_count, dev.rival_since_s = best, 1, t_s
+        if dev.sticky < 0 or (
+            t_s - dev.rival_since_s >= cfg.confirm_enter_s
+            and dev.rival_count >= cfg.confirm_min_samples
+        ):
+            dev.sticky, dev.rival, dev.rival_count = best, -1, 0
 
     def _classify_rows(
         self, clf: ZoneClassifier, matrix: FloatArray, previous: npt.NDArray[np.intp]
