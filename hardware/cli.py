@@ -75,7 +75,7 @@ def decode_command(
         str | None,
         typer.Option(
             "--sensor-id",
-            help="Sensor id for each observation [default: 'replay'; BLE: the record's].",
+            help="Sensor id for each observation (default 'replay'; BLE JSONL: each record's).",
         ),
     ] = None,
     infrastructure: Annotated[
