@@ -105,3 +105,25 @@ def test_duplicate_zone_names_are_refused(tmp_path: Path) -> None:
     text = GOOD + '[[zones]]\nname = "door"\nmin_rssi_dbm = -70\n'
     with pytest.raises(ConfigError, match="duplicates"):
         load_settings(write(tmp_path, text))
+
+
+def test_shipped_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """hardware/deploy/agent.example.toml validates once the secret comes from the environment."""
+    example = Path(__file__).resolve().parents[3] / "hardware" / "deploy" / "agent.example.toml"
+    monkeypatch.setenv("FOOTFALL_AGENT_SITE_SECRET", "Zk2j3h4g5f6d7s8a9q0w1e2r3")
+    s = load_settings(example)
+    assert s.mqtt.tls
+    assert s.sources.ble.enabled
+    assert s.sources.wifi.iface == "wlan1mon"
+    assert s.effective_sensor_zones == {"entrance-a": "entrance"}
+
+
+def test_systemd_unit_runs_unprivileged_with_only_the_needed_capabilities() -> None:
+    """The unit runs as user footfall with CAP_NET_RAW/CAP_NET_ADMIN and a persistent state dir."""
+    unit = (
+        Path(__file__).resolve().parents[3] / "hardware" / "deploy" / "footfall-agent.service"
+    ).read_text()
+    assert "User=footfall" in unit
+    assert "AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN" in unit
+    assert "StateDirectory=footfall" in unit
+    assert "NoNewPrivileges=yes" in unit
