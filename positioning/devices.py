@@ -3,7 +3,7 @@
 Phones rotate the source address of their probe requests (iOS 15+ often per scan burst),
 so counting distinct addresses overcounts people by one or two orders of magnitude.
 :func:`estimate_devices` links addresses into *chains*, one per estimated device, from
-three clues the rotation does not hide:
+clues the rotation does not hide:
 
 1. **IE fingerprint.** The information elements of a probe request (supported rates, HT/VHT
    capabilities, extended capabilities, vendor elements; not the SSID or the channel)
@@ -14,11 +14,18 @@ three clues the rotation does not hide:
    increases per frame; some phones keep it across a rotation, so a new address whose
    first number follows an old address's last one within ``seq_window`` (mod 4096) is
    the same phone — the strongest link.
-3. **Burst timing and level.** Addresses of one phone do not transmit at the same time,
-   and within a scan burst they follow each other within ``burst_gap_s``. A chain can
-   take an address only if it is silent when the address starts and its RSSI level is
-   within ``rssi_tolerance_db``; a chain silent for longer than ``max_link_gap_s`` is
-   closed (the phone left, or is counted again).
+3. **Burst timing.** Within a scan burst a phone's addresses follow each other within
+   ``burst_gap_s``: such an address joins the chain it continues. Across bursts, timing
+   alone links a new address to a silent chain of its family only in families that
+   rotate *per burst* (almost no address outlives one burst, as the real iPhones and
+   Android 13 phones of the Baccichet captures do) and that do not keep their sequence
+   counter; elsewhere a new address with no other clue is a new phone. A chain silent
+   for longer than ``max_link_gap_s`` takes no new address (the phone left, or is
+   counted again). An optional RSSI gate (``rssi_tolerance_db``) is off by default.
+4. **Shadow chains.** A phone that alternates two probe formats on two addresses shows
+   up as two fingerprint families; a small chain whose frames all fall in the bursts of
+   one same bigger chain of another family, over at least two bursts, is merged into it.
+5. **Burned-in addresses** (``randomized=False``) are devices of their own.
 
 Inputs are keys, never raw MACs: pass a keyed hash of the address. The estimate is for
 footfall and occupancy counts only; it must never be used to link a person to a device.
@@ -65,6 +72,10 @@ class DeviceCountConfig:
     """A family keeps its sequence counter across rotations when new addresses continue an
     address that just ended at least this many times more often than chance (and at least
     3 times). There, a new address without continuity is a new phone: no linking by timing."""
+    per_burst_max_fraction: float = 0.1
+    """A family rotates per scan burst (iOS 15+, recent Android, as the Baccichet captures
+    show) when at most this fraction of its addresses is seen in two bursts or more. Only
+    such families link a later burst's new address to a silent chain by timing alone."""
     shadow_fraction: float = 0.8
     """A chain seen in at least two bursts whose frames fall, at least this fraction of
     them, within ``burst_gap_s`` of the frames of one same bigger chain of another
@@ -77,6 +88,7 @@ class DeviceCountConfig:
             "max_link_gap_s",
             "min_burst_interval_s",
             "seq_family_lift",
+            "per_burst_max_fraction",
             "shadow_fraction",
         ):
             value = getattr(self, name)
@@ -275,6 +287,7 @@ def _link(tracks: dict[str, _Track], cfg: DeviceCountConfig) -> list[_Chain]:
     """Greedy chaining of addresses, in order of first frame, within fingerprint families."""
     families = _families(tracks.values())
     keep_seq = _seq_keeping_families(tracks, families, cfg)
+    per_burst = _per_burst_families(tracks, families, cfg)
     chains: list[_Chain] = []
     open_by_family: dict[str, list[_Chain]] = {}
     for track in sorted(tracks.values(), key=lambda t: (t.first_ts_s, t.key)):
@@ -285,7 +298,9 @@ def _link(tracks: dict[str, _Track], cfg: DeviceCountConfig) -> list[_Chain]:
             c for c in candidates if track.first_ts_s - c.last_ts_s <= cfg.max_link_gap_s
         ]
         best = (
-            _best_chain(candidates, track, cfg, timing_links=family not in keep_seq)
+            _best_chain(
+                candidates, track, cfg, timing_links=family in per_burst and family not in keep_seq
+            )
             if track.randomized
             else None
         )
@@ -310,6 +325,23 @@ def _link(tracks: dict[str, _Track], cfg: DeviceCountConfig) -> list[_Chain]:
     for chain in chains:
         chain.times_s.sort()
     return chains
+
+
+def _per_burst_families(
+    tracks: dict[str, _Track], families: dict[str, str], cfg: DeviceCountConfig
+) -> set[str]:
+    """Families whose addresses (nearly) never outlive one burst: phones that rotate per scan.
+
+    Only there may a later burst's new address join a silent chain by timing alone; where
+    addresses last for many bursts, a new address is more likely a new phone than a rotation.
+    """
+    seen: Counter[str] = Counter()
+    multi: Counter[str] = Counter()
+    for track in tracks.values():
+        family = families[track.fingerprints.most_common(1)[0][0]]
+        seen[family] += 1
+        multi[family] += _bursts(sorted(track.times_s), cfg.burst_gap_s) >= 2
+    return {f for f, n in seen.items() if multi[f] <= cfg.per_burst_max_fraction * n}
 
 
 def _seq_keeping_families(

@@ -90,6 +90,13 @@ def test_timing_links_where_counters_are_random() -> None:
     assert estimate_devices(obs + late).devices == 2
 
 
+def test_long_lived_addresses_do_not_link_by_timing() -> None:
+    """Where addresses last several bursts, a new unlinked address is another phone."""
+    first = phone("fp_l", ["l0"], [0.0, 40.0, 80.0], keep_seq=False)
+    second = phone("fp_l", ["l1"], [120.0, 160.0, 200.0], keep_seq=False, first_seq=2000)
+    assert estimate_devices(first + second).devices == 2
+
+
 def test_burned_in_addresses_are_devices_of_their_own() -> None:
     """Global (non-randomized) addresses are never merged, even with matching timing."""
     obs = phone("fp_g", ["g0"], [0.0, 30.0], randomized=False)
