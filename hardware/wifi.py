@@ -296,10 +296,15 @@ def decode_frame(
     )
 
 
-def decode_probe_request(packet: Any) -> ProbeRequest | WifiRejection:
+def decode_probe_request(
+    packet: Any, *, linktype: int | None = None
+) -> ProbeRequest | WifiRejection:
     """Decode a scapy packet (``RadioTap``, ``Dot11FCS`` or ``Dot11`` at the top); never raises.
 
     The time is the packet's ``time`` attribute (set by scapy's readers and sniffers).
+    A ``Raw`` packet (what scapy hands over when ``scapy.layers.dot11`` was never
+    imported) or plain ``bytes`` is decoded with ``linktype`` if given, else by its first
+    byte: ``0`` is a radiotap version, ``0x40`` a bare probe request's frame control.
     Other top layers (``Ether``, ``PPI``...) come back as ``UNSUPPORTED_LINKTYPE``.
     """
     try:
@@ -307,16 +312,14 @@ def decode_probe_request(packet: Any) -> ProbeRequest | WifiRejection:
     except (TypeError, ValueError):
         ts_s = 0.0
     name = type(packet).__name__
-    fcs: bool | None
+    fcs: bool | None = None
     if name == "RadioTap":
-        linktype, fcs = LINKTYPE_IEEE802_11_RADIOTAP, None
+        linktype = LINKTYPE_IEEE802_11_RADIOTAP
     elif name == "Dot11FCS":
         linktype, fcs = LINKTYPE_IEEE802_11, True
     elif name == "Dot11":
         linktype, fcs = LINKTYPE_IEEE802_11, False
-    elif isinstance(packet, bytes | bytearray):
-        linktype, fcs = LINKTYPE_IEEE802_11_RADIOTAP, None
-    else:
+    elif name not in ("Raw", "bytes", "bytearray"):
         return WifiRejection(
             WifiRejectReason.UNSUPPORTED_LINKTYPE, ts_s, f"top layer {name} is not 802.11"
         )
@@ -326,6 +329,15 @@ def decode_probe_request(packet: Any) -> ProbeRequest | WifiRejection:
     # exception type from inside its build machinery; this is the boundary where that stops.
     except Exception as exc:  # noqa: BLE001
         return WifiRejection(WifiRejectReason.NOT_A_PACKET, ts_s, type(exc).__name__)
+    if linktype is None:
+        if frame[:1] == b"\x00":
+            linktype = LINKTYPE_IEEE802_11_RADIOTAP
+        elif frame[:1] == bytes((_PROBE_REQUEST_FC0,)):
+            linktype = LINKTYPE_IEEE802_11
+        else:
+            return WifiRejection(
+                WifiRejectReason.UNSUPPORTED_LINKTYPE, ts_s, "raw bytes of unknown link type"
+            )
     return decode_frame(frame, linktype=linktype, ts_s=ts_s, fcs=fcs)
 
 

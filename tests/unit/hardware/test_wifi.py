@@ -211,6 +211,12 @@ def test_scapy_dot11_and_dot11fcs_packets() -> None:
     assert ether.reason is WifiRejectReason.UNSUPPORTED_LINKTYPE
     nonsense = decode_probe_request(object())
     assert isinstance(nonsense, WifiRejection)
+    unknown_raw = decode_probe_request(b"\x08\x00" + bytes(30))  # a data frame's bytes
+    assert isinstance(unknown_raw, WifiRejection)
+    assert unknown_raw.reason is WifiRejectReason.UNSUPPORTED_LINKTYPE
+    bare = decode_probe_request(bytes(Dot11(**fields) / Dot11ProbeReq() / Dot11Elt(ID=0)))
+    assert isinstance(bare, ProbeRequest)
+    assert bare.mac == "00:11:22:33:44:55"
 
 
 def _real_captures() -> list[Path]:
@@ -258,3 +264,33 @@ def test_one_phone_shows_few_fingerprints_despite_many_macs() -> None:
     probes = [r for r in iter_probe_requests(path) if isinstance(r, ProbeRequest)]
     assert len({p.mac for p in probes}) == 465
     assert len({p.ie_fingerprint for p in probes}) <= 3
+
+
+def test_scapy_packets_of_a_real_capture_decode_like_its_bytes() -> None:
+    """Packets from scapy's reader (as a live sniffer hands them over) decode like the bytes."""
+    import dataclasses
+
+    from scapy.config import conf
+    from scapy.layers.dot11 import RadioTap  # registers link type 127 with scapy's readers
+    from scapy.utils import PcapReader
+
+    path = shared_data("wifi-probe-devices-baccichet", "PCAP", "S21Ultra-M_anonymized.pcap")
+    from_bytes = list(iter_probe_requests(path))
+    with PcapReader(str(path)) as reader:
+        packets = list(reader)
+    assert all(isinstance(packet, RadioTap) for packet in packets)
+    from_packets = [decode_probe_request(packet) for packet in packets]
+    # without scapy's 802.11 layers loaded, a sniffer hands over Raw packets: same result
+    raw_packets = []
+    for packet in packets:
+        raw = conf.raw_layer(bytes(packet))
+        raw.time = packet.time
+        raw_packets.append(raw)
+    from_raw = [decode_probe_request(packet) for packet in raw_packets]
+    assert from_raw == from_packets
+    assert len(from_packets) == len(from_bytes) == 139
+    for ours, theirs in zip(from_bytes, from_packets, strict=True):
+        assert isinstance(ours, ProbeRequest)
+        assert isinstance(theirs, ProbeRequest)
+        assert theirs.ts_s == pytest.approx(ours.ts_s, abs=1e-6)
+        assert dataclasses.replace(theirs, ts_s=ours.ts_s) == ours
