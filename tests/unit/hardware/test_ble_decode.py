@@ -357,3 +357,14 @@ def test_normalize_uuid_forms() -> None:
     assert normalize_uuid("FEAA") == EDDYSTONE_UUID16
     assert normalize_uuid("0x12345678") == "12345678-0000-1000-8000-00805f9b34fb"
     assert normalize_uuid("not-a-uuid") == "not-a-uuid"
+
+
+def test_radbeacon_scan_record_keeps_name_and_tx_power() -> None:
+    """The RadBeacon USB record (android-beacon-library) splits into its name and TX power too."""
+    raw = bytes.fromhex(
+        "02011a1bff1801beac2f234454cf6d4a0fadf2f4911ba9ffa600050003be02"
+        "0e09526164426561636f6e20555342020a0300000000000000000000000000"
+    )
+    fields = parse_ad_structures(raw)
+    assert (fields.local_name, fields.tx_power, fields.malformed) == ("RadBeacon USB", 3, False)
+    assert list(fields.manufacturer_data) == [0x0118]
