@@ -147,3 +147,63 @@ def ingest_command(
         )
     finally:
         ingest.close()
+
+
+@gateway_app.command("visits")
+def visits_command(database_url: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
+    """Fold newly stored events into store visits now (ingest also does this every few seconds)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.bootstrap import visit_rules
+    from gateway.db import make_engine
+    from gateway.visits import update_visits
+
+    settings = _settings(database_url=database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        result = update_visits(engine, visit_rules(settings), datetime.now(UTC))
+    except SQLAlchemyError as exc:
+        _fail(f"database {settings.database_url!r}: {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps({"devices": result.devices, "visits": result.visits}))
+    else:
+        typer.echo(f"re-merged {result.visits} visits of {result.devices} devices")
+
+
+@gateway_app.command("purge")
+def purge_command(
+    database_url: DatabaseOpt = None,
+    retention_days: Annotated[
+        float | None, typer.Option(help="Keep raw events this many days (default: settings).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete raw presence events past the retention period (visits are kept)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.bootstrap import visit_rules
+    from gateway.db import make_engine
+    from gateway.retention import purge_events, retention_cutoff
+    from gateway.visits import update_visits
+
+    settings = _settings(database_url=database_url, retention_days=retention_days)
+    engine = make_engine(settings.database_url)
+    now = datetime.now(UTC)
+    cutoff = retention_cutoff(now, settings.retention_days)
+    try:
+        update_visits(engine, visit_rules(settings), now)
+        purged = purge_events(engine, cutoff, batch_rows=settings.retention_batch_rows)
+    except SQLAlchemyError as exc:
+        _fail(f"database {settings.database_url!r}: {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps({"purged": purged, "cutoff": cutoff.isoformat()}))
+    else:
+        typer.echo(f"purged {purged} events older than {cutoff.isoformat()}")

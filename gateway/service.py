@@ -19,7 +19,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +45,16 @@ __all__ = ["IngestService", "subscriptions"]
 
 SHARED_SUBS_UNSUPPORTED = 0x9E  # MQTT 5 SUBACK reason: Shared Subscriptions not supported
 RETRY_CAP_S = 30.0
+
+
+@dataclass
+class Periodic:
+    """A housekeeping job the ingest loop runs between batches every ``every_s`` seconds."""
+
+    name: str
+    every_s: float
+    run: Callable[[], object]
+    next_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +92,7 @@ class IngestService:
         metrics: IngestMetrics | None = None,
         *,
         on_batch: Callable[[], None] | None = None,
+        housekeeping: Sequence[Periodic] = (),
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -94,6 +105,7 @@ class IngestService:
             topic_root=settings.topic_root,
         )
         self._on_batch = on_batch
+        self._housekeeping = list(housekeeping)
         self._monotonic = monotonic
         self._wall = wall
         self._inbox: queue.Queue[_Message] = queue.Queue()
@@ -203,6 +215,17 @@ class IngestService:
         batcher = Batcher(self.settings.batch_max_events, self.settings.batch_max_wait_s)
         pending: list[tuple[_Message, Received]] = []
         last_activity = self._monotonic()
+        stop_housekeeping = threading.Event()
+        keeper = None
+        if self._housekeeping:
+            # Visits and retention run beside ingest, never between a message and its ack.
+            keeper = threading.Thread(
+                target=self._housekeeping_loop,
+                args=(stop_housekeeping,),
+                name="footfall-housekeeping",
+                daemon=True,
+            )
+            keeper.start()
         try:
             while not stop.is_set():
                 now = self._monotonic()
@@ -236,12 +259,34 @@ class IngestService:
                 if (
                     idle_exit_s is not None
                     and not pending
+                    and self._inbox.empty()
                     and self._monotonic() - last_activity > idle_exit_s
                 ):
                     break
         finally:
+            stop_housekeeping.set()
+            if keeper is not None:
+                keeper.join()
+            self._run_housekeeping(force=True)
             client.disconnect()
             client.loop_stop()
+
+    def _housekeeping_loop(self, stop: threading.Event) -> None:
+        while not stop.wait(0.5):
+            self._run_housekeeping(force=False)
+
+    def _run_housekeeping(self, *, force: bool) -> None:
+        for job in self._housekeeping:
+            now = self._monotonic()
+            if not force and now < job.next_s:
+                continue
+            job.next_s = now + job.every_s
+            try:
+                job.run()
+            except OperationalError as exc:
+                _LOGGER.warning("%s: database unavailable (%s)", job.name, str(exc).splitlines()[0])
+            except Exception:  # a failing job must not stop ingest; it runs again next time
+                _LOGGER.exception("%s failed", job.name)
 
     def _commit(
         self, client: Any, pending: list[tuple[_Message, Received]], stop: threading.Event

@@ -46,43 +46,79 @@ def _ts(offset_s: float) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
-def _agent_events(
-    rng: random.Random, agent_id: str, count: int, devices: int
-) -> list[dict[str, Any]]:
-    """``count`` events of plausible visits: start, zone enter/exit pairs, end."""
-    out: list[dict[str, Any]] = []
+def _store_visits(
+    rng: random.Random, store: str, count: int, devices: int
+) -> list[list[tuple[float, str, float]]]:
+    """``count`` visits to one store: each a list of (enter_s, zone, dwell_s), back to back."""
+    visits = []
     t = rng.uniform(0, 60)
-    while len(out) < count:
-        device = f"dk1_{rng.randrange(devices):08x}"
-        id_class = "personal_beacon" if rng.random() < 0.5 else "wifi_global"
-        start = t
-        visit: list[dict[str, Any]] = [
+    for _ in range(count):
+        device_t = t
+        stays = []
+        for _ in range(rng.randrange(1, 4)):
+            dwell = rng.uniform(5, 400)
+            stays.append((device_t, rng.choice(ZONES), dwell))
+            device_t += dwell
+        visits.append(stays)
+        t += rng.uniform(0.5, 3.0)
+    return visits
+
+
+def _agent_events(
+    rng: random.Random,
+    agent_id: str,
+    count: int,
+    visits: Sequence[list[tuple[float, str, float]]],
+    devices: Sequence[tuple[str, str]],
+) -> list[dict[str, Any]]:
+    """What one agent reports of its store's visits: it sees ~60 %, with its own clock jitter."""
+    out: list[dict[str, Any]] = []
+    for (device, id_class), stays in zip(devices, visits, strict=True):
+        if len(out) >= count:
+            break
+        if rng.random() > 0.6:
+            continue
+        jitter = rng.uniform(-3, 3)
+        start = stays[0][0] + jitter
+        evs: list[dict[str, Any]] = [
             {"kind": "visit_start", "ts": start, "zone": None, "dwell_s": None, "zones": None}
         ]
-        zones: list[str] = []
-        now = start
-        for _ in range(rng.randrange(1, 4)):
-            zone = rng.choice(ZONES)
-            dwell = rng.uniform(5, 400)
-            visit.append(
-                {"kind": "zone_enter", "ts": now, "zone": zone, "dwell_s": None, "zones": None}
+        end = start
+        for enter, zone, dwell in stays:
+            evs.append(
+                {
+                    "kind": "zone_enter",
+                    "ts": enter + jitter,
+                    "zone": zone,
+                    "dwell_s": None,
+                    "zones": None,
+                }
             )
-            now += dwell
-            visit.append(
-                {"kind": "zone_exit", "ts": now, "zone": zone, "dwell_s": dwell, "zones": None}
+            end = enter + jitter + dwell
+            evs.append(
+                {"kind": "zone_exit", "ts": end, "zone": zone, "dwell_s": dwell, "zones": None}
             )
-            zones.append(zone)
-        visit.append(
-            {"kind": "visit_end", "ts": now, "zone": None, "dwell_s": now - start, "zones": zones}
+        evs.append(
+            {
+                "kind": "visit_end",
+                "ts": end,
+                "zone": None,
+                "dwell_s": end - start,
+                "zones": [z for _, z, _ in stays],
+            }
         )
-        for ev in visit:
+        for ev in evs:
             ev.update(
                 device_key=device, id_class=id_class, rssi_dbm=round(rng.uniform(-95, -40), 1)
             )
             ev["reason"] = "threshold"
-        out.extend(visit)
-        t += rng.uniform(1, 20)
+        out.extend(evs)
+    if len(out) < count:
+        raise ValueError(
+            f"agent {agent_id} saw only {len(out)} events, wanted {count}: more visits"
+        )
     del out[count:]
+    out.sort(key=lambda e: e["ts"])
     for seq, ev in enumerate(out, start=1):
         ev["seq"] = seq
         ev["event_id"] = f"{agent_id}:{seq:012d}"
@@ -114,16 +150,31 @@ def build_stream(
     stores: int = 4,
     per_message: int = 50,
     malformed_fraction: float = 0.01,
-    devices_per_store: int = 400,
+    devices_per_store: int = 20_000,
     seed: int = 7,
 ) -> Stream:
     """The whole stream, agents interleaved, malformed payloads sprinkled in (seeded)."""
     rng = random.Random(seed)
     stream = Stream()
     per_agent = events // agents
+    names = agent_names(agents, stores)
+    agents_per_store = max(1, agents // stores)
+    n_visits = int(per_agent / 6 / 0.6 * 1.3) + 10  # ~6 events a visit, each agent sees 60 %
+    store_visits = {}
+    store_devices = {}
+    for store in sorted({s for s, _ in names}):
+        store_visits[store] = _store_visits(rng, store, n_visits, devices_per_store)
+        store_devices[store] = [
+            (
+                f"dk1_{store[-2:]}{rng.randrange(devices_per_store):08x}",
+                "personal_beacon" if rng.random() < 0.5 else "wifi_global",
+            )
+            for _ in range(n_visits)
+        ]
+    del agents_per_store
     queues: list[list[Message]] = []
-    for store, agent in agent_names(agents, stores):
-        evs = _agent_events(rng, agent, per_agent, devices_per_store)
+    for store, agent in names:
+        evs = _agent_events(rng, agent, per_agent, store_visits[store], store_devices[store])
         stream.event_ids.update(e["event_id"] for e in evs)
         msgs = []
         for i in range(0, len(evs), per_message):

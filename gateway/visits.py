@@ -1,0 +1,406 @@
+"""Store visits: one visit per device per store, merged over every agent that saw it.
+
+The rule (pure, :func:`merge_visits`): every piece of evidence is an interval
+of presence — ``visit_end`` and ``zone_exit`` cover ``[ts - dwell_s, ts]``,
+``visit_start`` and ``zone_enter`` the instant ``ts``. Sorted by start, an
+interval joins the current visit when it begins no later than the visit's end
+plus the visit gap; otherwise it starts a new visit. A visit is *open* while
+some agent's latest ``visit_start`` in it has no later ``visit_end``. Its zones
+are listed in the order first seen; its class is
+
+    passer_by  dwell_s < min_dwell_s
+    engaged    dwell_s >= engaged_dwell_s or at least engaged_zones zones
+    visitor    otherwise
+
+The shell (:func:`update_visits`) takes devices from the ``visit_dirty`` queue
+that ingest fills, widens each dirty range until it holds whole visits, loads
+the raw evidence of that range, re-merges it and replaces the stored visits of
+the range. Late events (an outage replayed hours later) land in the queue like
+any others, so they fix up exactly the visits they touch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, text
+
+from gateway.models import PresenceEventRow, StoreVisit, VisitDirty
+from gateway.schemas import MAX_DWELL_S
+
+_LOGGER = logging.getLogger(__name__)
+
+__all__ = ["Evidence", "MergedVisit", "VisitRules", "merge_visits", "update_visits"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRules:
+    gap_s: float = 900.0
+    """Stays closer than this are one visit."""
+    min_dwell_s: float = 120.0
+    engaged_dwell_s: float = 900.0
+    engaged_zones: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One stored event of one device in one store, reduced to what the merge needs."""
+
+    agent_id: str
+    kind: str
+    ts_s: float
+    """POSIX seconds, UTC."""
+    dwell_s: float | None = None
+    zone: str | None = None
+    zones: tuple[str, ...] | None = None
+    id_class: str = "wifi_global"
+
+    @property
+    def start_s(self) -> float:
+        if self.kind in ("visit_end", "zone_exit") and self.dwell_s is not None:
+            return self.ts_s - self.dwell_s
+        return self.ts_s
+
+
+@dataclass(frozen=True, slots=True)
+class MergedVisit:
+    started_s: float
+    ended_s: float
+    zones: tuple[str, ...]
+    visit_class: str
+    agent_count: int
+    open: bool
+    id_class: str
+
+    @property
+    def dwell_s(self) -> float:
+        return self.ended_s - self.started_s
+
+
+def classify_visit(dwell_s: float, zone_count: int, rules: VisitRules) -> str:
+    if dwell_s < rules.min_dwell_s:
+        return "passer_by"
+    if dwell_s >= rules.engaged_dwell_s or zone_count >= rules.engaged_zones:
+        return "engaged"
+    return "visitor"
+
+
+def _close(group: list[Evidence], start_s: float, end_s: float, rules: VisitRules) -> MergedVisit:
+    seen_at: dict[str, float] = {}
+    for ev in group:
+        if ev.zone is not None:
+            seen_at[ev.zone] = min(seen_at.get(ev.zone, ev.start_s), ev.start_s)
+        for i, zone in enumerate(ev.zones or ()):
+            # visit_end lists zones in order from the visit's start: keep that order.
+            seen_at.setdefault(zone, ev.start_s + i * 1e-6)
+    zones = tuple(sorted(seen_at, key=lambda z: (seen_at[z], z)))
+    last_start: dict[str, float] = {}
+    last_end: dict[str, float] = {}
+    for ev in group:
+        if ev.kind == "visit_start":
+            last_start[ev.agent_id] = max(last_start.get(ev.agent_id, ev.ts_s), ev.ts_s)
+        elif ev.kind == "visit_end":
+            last_end[ev.agent_id] = max(last_end.get(ev.agent_id, ev.ts_s), ev.ts_s)
+    is_open = any(ts > last_end.get(agent, float("-inf")) for agent, ts in last_start.items())
+    classes = sorted({ev.id_class for ev in group})
+    return MergedVisit(
+        started_s=start_s,
+        ended_s=end_s,
+        zones=zones,
+        visit_class=classify_visit(end_s - start_s, len(zones), rules),
+        agent_count=len({ev.agent_id for ev in group}),
+        open=is_open,
+        id_class=classes[0],
+    )
+
+
+def merge_visits(evidence: Iterable[Evidence], rules: VisitRules) -> list[MergedVisit]:
+    """One device's evidence in one store -> its visits, in time order (order of input is free)."""
+    ordered = sorted(evidence, key=lambda e: (e.start_s, e.ts_s, e.agent_id, e.kind))
+    visits: list[MergedVisit] = []
+    group: list[Evidence] = []
+    start_s = end_s = 0.0
+    for ev in ordered:
+        if group and ev.start_s > end_s + rules.gap_s:
+            visits.append(_close(group, start_s, end_s, rules))
+            group = []
+        if not group:
+            start_s, end_s = ev.start_s, ev.ts_s
+        group.append(ev)
+        end_s = max(end_s, ev.ts_s)
+    if group:
+        visits.append(_close(group, start_s, end_s, rules))
+    return visits
+
+
+# -- the SQL shell -------------------------------------------------------------------------
+
+
+def _to_s(ts: datetime) -> float:
+    return (ts - _EPOCH).total_seconds()
+
+
+def _to_dt(ts_s: float) -> datetime:
+    return _EPOCH + timedelta(seconds=ts_s)
+
+
+def _load_evidence(
+    conn: Connection, store_id: str, device_key: str, lo: datetime, hi: datetime
+) -> list[Evidence]:
+    e = PresenceEventRow
+    rows = conn.execute(
+        select(e.agent_id, e.kind, e.ts, e.dwell_s, e.zone, e.zones, e.id_class).where(
+            e.store_id == store_id,
+            e.device_key == device_key,
+            e.ts >= lo,
+            # an exit reported later may reach back into the range by its dwell
+            e.ts <= hi + timedelta(seconds=MAX_DWELL_S),
+        )
+    ).all()
+    lo_s, hi_s = _to_s(lo), _to_s(hi)
+    out = []
+    for r in rows:
+        ev = Evidence(
+            agent_id=r.agent_id,
+            kind=r.kind,
+            ts_s=_to_s(r.ts),
+            dwell_s=r.dwell_s,
+            zone=r.zone,
+            zones=tuple(r.zones) if r.zones is not None else None,
+            id_class=r.id_class,
+        )
+        if ev.start_s <= hi_s and ev.ts_s >= lo_s:
+            out.append(ev)
+    return out
+
+
+def _existing(conn: Connection, store_id: str, device_key: str, lo: datetime, hi: datetime) -> Any:
+    v = StoreVisit
+    return conn.execute(
+        select(v.started_at, v.ended_at).where(
+            v.store_id == store_id, v.device_key == device_key, v.started_at <= hi, v.ended_at >= lo
+        )
+    ).all()
+
+
+def remerge_device(
+    conn: Connection,
+    store_id: str,
+    device_key: str,
+    lo: datetime,
+    hi: datetime,
+    rules: VisitRules,
+    now: datetime,
+) -> int:
+    """Recompute the visits of one device in one store around ``[lo, hi]``; returns how many."""
+    gap = timedelta(seconds=rules.gap_s)
+    for _ in range(50):  # widening converges in a step or two; the bound guards a bug
+        existing = _existing(conn, store_id, device_key, lo - gap, hi + gap)
+        new_lo = min([lo, *(r.started_at for r in existing)])
+        new_hi = max([hi, *(r.ended_at for r in existing)])
+        evidence = _load_evidence(conn, store_id, device_key, new_lo - gap, new_hi + gap)
+        merged = merge_visits(evidence, rules)
+        if merged:
+            new_lo = min(new_lo, _to_dt(merged[0].started_s))
+            new_hi = max(new_hi, _to_dt(merged[-1].ended_s))
+        if (new_lo, new_hi) == (lo, hi):
+            break
+        lo, hi = new_lo, new_hi
+    v = StoreVisit
+    conn.execute(
+        delete(v).where(
+            v.store_id == store_id,
+            v.device_key == device_key,
+            v.started_at <= hi + gap,
+            v.ended_at >= lo - gap,
+        )
+    )
+    if merged:
+        conn.execute(insert(v), [_visit_row(store_id, device_key, m, now) for m in merged])
+    return len(merged)
+
+
+@dataclass(frozen=True, slots=True)
+class VisitUpdate:
+    devices: int
+    visits: int
+
+
+def _claim(conn: Connection, limit: int) -> list[tuple[str, str, datetime, datetime]]:
+    """Take up to ``limit`` queue rows (skipping rows another gateway holds) and delete them."""
+    d = VisitDirty
+    stmt = select(d.id, d.store_id, d.device_key, d.ts_min, d.ts_max).order_by(d.id).limit(limit)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = conn.execute(stmt).all()
+    if not rows:
+        return []
+    conn.execute(delete(d).where(d.id.in_([r.id for r in rows])))
+    ranges: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+    for r in rows:
+        key = (r.store_id, r.device_key)
+        old = ranges.get(key)
+        ranges[key] = (
+            (r.ts_min, r.ts_max) if old is None else (min(old[0], r.ts_min), max(old[1], r.ts_max))
+        )
+    # Sorted as the advisory lock keys are, so concurrent rounds lock in one global order.
+    ordered = sorted(ranges.items(), key=lambda kv: f"{kv[0][0]}/{kv[0][1]}")
+    return [(k[0], k[1], lo, hi) for k, (lo, hi) in ordered]
+
+
+def _lock_devices(conn: Connection, keys: Sequence[tuple[str, str]]) -> None:
+    """Two gateways may claim one device from different queue rows: serialise them.
+
+    Transaction-scoped advisory locks, taken in sorted order so two rounds cannot deadlock.
+    """
+    if conn.dialect.name == "postgresql" and keys:
+        conn.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) "
+                "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
+            ),
+            {"keys": sorted({f"{store}/{device}" for store, device in keys})},
+        )
+
+
+# How far around the claimed ranges one bulk round loads evidence; a device whose visits
+# reach further is re-merged on its own (remerge_device), which widens without limit.
+BULK_MARGIN = timedelta(hours=1)
+BULK_DEVICES = 500  # devices per IN (...) list: well under SQLite's variable limit
+
+
+def _remerge_bulk(
+    conn: Connection,
+    claimed: Sequence[tuple[str, str, datetime, datetime]],
+    rules: VisitRules,
+    now: datetime,
+) -> int:
+    """:func:`remerge_device` for many devices with two queries instead of a few per device."""
+    gap = timedelta(seconds=rules.gap_s)
+    devices = sorted({c[1] for c in claimed})
+    stores = sorted({c[0] for c in claimed})
+    load_lo = min(c[2] for c in claimed) - gap - BULK_MARGIN
+    load_hi = max(c[3] for c in claimed) + gap + BULK_MARGIN
+    v, e = StoreVisit, PresenceEventRow
+    existing: dict[tuple[str, str], list[Any]] = {}
+    for r in conn.execute(
+        select(v.id, v.store_id, v.device_key, v.started_at, v.ended_at).where(
+            v.device_key.in_(devices),  # the (device_key, started_at) index
+            v.store_id.in_(stores),
+            v.started_at <= load_hi,
+            v.ended_at >= load_lo,
+        )
+    ).all():
+        existing.setdefault((r.store_id, r.device_key), []).append(r)
+    evidence: dict[tuple[str, str], list[Evidence]] = {}
+    for ev in conn.execute(
+        select(
+            e.store_id,
+            e.device_key,
+            e.agent_id,
+            e.kind,
+            e.ts,
+            e.dwell_s,
+            e.zone,
+            e.zones,
+            e.id_class,
+        ).where(
+            e.device_key.in_(devices),
+            e.store_id.in_(stores),
+            e.ts >= load_lo,
+            e.ts <= load_hi + timedelta(seconds=MAX_DWELL_S),
+        )
+    ).all():
+        evidence.setdefault((ev.store_id, ev.device_key), []).append(
+            Evidence(
+                agent_id=ev.agent_id,
+                kind=ev.kind,
+                ts_s=_to_s(ev.ts),
+                dwell_s=ev.dwell_s,
+                zone=ev.zone,
+                zones=tuple(ev.zones) if ev.zones is not None else None,
+                id_class=ev.id_class,
+            )
+        )
+    doomed: list[int] = []
+    rows: list[dict[str, Any]] = []
+    count = 0
+    for store_id, device_key, lo, hi in claimed:
+        key = (store_id, device_key)
+        mine = existing.get(key, [])
+        evs = evidence.get(key, [])
+        merged: list[MergedVisit] = []
+        for _ in range(50):
+            near = [x for x in mine if x.started_at <= hi + gap and x.ended_at >= lo - gap]
+            new_lo = min([lo, *(x.started_at for x in near)])
+            new_hi = max([hi, *(x.ended_at for x in near)])
+            w_lo, w_hi = _to_s(new_lo - gap), _to_s(new_hi + gap)
+            merged = merge_visits([x for x in evs if x.start_s <= w_hi and x.ts_s >= w_lo], rules)
+            if merged:
+                new_lo = min(new_lo, _to_dt(merged[0].started_s))
+                new_hi = max(new_hi, _to_dt(merged[-1].ended_s))
+            if (new_lo, new_hi) == (lo, hi):
+                break
+            lo, hi = new_lo, new_hi
+        if lo - gap < load_lo or hi + gap > load_hi:
+            count += remerge_device(conn, store_id, device_key, lo, hi, rules, now)
+            continue
+        doomed.extend(x.id for x in mine if x.started_at <= hi + gap and x.ended_at >= lo - gap)
+        rows.extend(_visit_row(store_id, device_key, m, now) for m in merged)
+        count += len(merged)
+    if doomed:
+        conn.execute(delete(v).where(v.id.in_(doomed)))
+    if rows:
+        conn.execute(insert(v), rows)
+    return count
+
+
+def _visit_row(store_id: str, device_key: str, m: MergedVisit, now: datetime) -> dict[str, Any]:
+    return {
+        "store_id": store_id,
+        "device_key": device_key,
+        "id_class": m.id_class,
+        "started_at": _to_dt(m.started_s),
+        "ended_at": _to_dt(m.ended_s),
+        "dwell_s": m.dwell_s,
+        "zones": list(m.zones),
+        "visit_class": m.visit_class,
+        "agent_count": m.agent_count,
+        "open": m.open,
+        "updated_at": now,
+    }
+
+
+def update_visits(
+    engine: Engine, rules: VisitRules, now: datetime, *, batch: int = 20_000, max_rounds: int = 100
+) -> VisitUpdate:
+    """Drain the ``visit_dirty`` queue; each round is one transaction of up to ``batch`` rows."""
+    devices = visits = 0
+    for _ in range(max_rounds):
+        with engine.begin() as conn:
+            claimed = _claim(conn, batch)
+            if not claimed:
+                break
+            for i in range(0, len(claimed), BULK_DEVICES):
+                chunk = claimed[i : i + BULK_DEVICES]
+                _lock_devices(conn, [(c[0], c[1]) for c in chunk])
+                visits += _remerge_bulk(conn, chunk, rules, now)
+            devices += len(claimed)
+    if devices:
+        _LOGGER.debug("re-merged the visits of %d devices (%d visits)", devices, visits)
+    return VisitUpdate(devices, visits)
+
+
+def visits_of(conn: Connection, store_id: str, device_key: str | None = None) -> Sequence[Any]:
+    """Stored visits of a store (optionally one device), oldest first: for tests and tools."""
+    v = StoreVisit
+    cond = [v.store_id == store_id]
+    if device_key is not None:
+        cond.append(v.device_key == device_key)
+    return conn.execute(select(v).where(and_(*cond)).order_by(v.device_key, v.started_at)).all()
