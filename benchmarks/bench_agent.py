@@ -63,7 +63,7 @@ def run_agent(duration_s: float, seed: int, tracker: str, workdir: Path) -> dict
         store_id="bench",
         agent_id="bench",
         site_secret="bench-k2j3h4g5f6d7s8a9q0w1e2r3",  # noqa: S106 - synthetic keys only
-        tracker=tracker,  # type: ignore[arg-type]
+        tracker=tracker,
         thresholds=ThresholdSettings(max_devices=20_000),
     )
     outbox = Outbox(workdir / f"outbox-{seed}-{tracker}.sqlite")
