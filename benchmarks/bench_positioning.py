@@ -136,7 +136,10 @@ class BankChain:
         return row
 
     def filter(self, tick: Tick) -> np.ndarray:
-        rows = np.fromiter((self.row_of(k) for k in tick.keys), np.intp, len(tick.keys))
+        # one dict lookup per distinct device in the batch, not per reading
+        unique_keys, inverse = np.unique(np.array(tick.keys), return_inverse=True)
+        unique_rows = np.fromiter((self.row_of(k) for k in unique_keys.tolist()), np.intp)
+        rows = unique_rows[inverse.ravel()]
         self.bank.update(self.slots[rows, tick.sensor], tick.t_s, tick.rssi_dbm)
         return rows
 
