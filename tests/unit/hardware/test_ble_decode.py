@@ -6,6 +6,8 @@ import struct
 from uuid import UUID
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hardware import (
     AltBeacon,
@@ -368,3 +370,64 @@ def test_radbeacon_scan_record_keeps_name_and_tx_power() -> None:
     fields = parse_ad_structures(raw)
     assert (fields.local_name, fields.tx_power, fields.malformed) == ("RadBeacon USB", 3, False)
     assert list(fields.manufacturer_data) == [0x0118]
+
+
+def _be(value: int, size: int, *, signed: bool = False) -> bytes:
+    return value.to_bytes(size, "big", signed=signed)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.uuids(), st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.integers(-128, 127))
+def test_any_ibeacon_fields_round_trip(uuid: UUID, major: int, minor: int, power: int) -> None:
+    """Bytes built field by field from the layout table decode back to the same fields."""
+    data = b"\x02\x15" + uuid.bytes + _be(major, 2) + _be(minor, 2) + _be(power, 1, signed=True)
+    assert decode_advertisement(manufacturer_data={APPLE_COMPANY_ID: data}) == (
+        IBeacon(uuid=uuid, major=major, minor=minor, measured_power=power),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.binary(min_size=20, max_size=20),
+    st.integers(-128, 127),
+    st.integers(0, 255),
+    st.integers(0, 0xFFFF),
+)
+def test_any_altbeacon_fields_round_trip(
+    beacon_id: bytes, rssi: int, reserved: int, company: int
+) -> None:
+    """AltBeacon bytes built from the spec's field table decode back to the same fields."""
+    data = b"\xbe\xac" + beacon_id + _be(rssi, 1, signed=True) + _be(reserved, 1)
+    results = decode_advertisement(manufacturer_data={company: data})
+    assert results == (AltBeacon(beacon_id, rssi, reserved, company),)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.binary(min_size=10, max_size=10),
+    st.binary(min_size=6, max_size=6),
+    st.binary(min_size=8, max_size=8),
+    st.integers(-128, 127),
+)
+def test_any_uid_and_eid_fields_round_trip(
+    namespace: bytes, instance: bytes, eid: bytes, power: int
+) -> None:
+    """UID and EID frames built from their tables decode back; 1 m power is always 0 m - 41."""
+    uid = decode_eddystone(b"\x00" + _be(power, 1, signed=True) + namespace + instance + b"\0\0")
+    assert uid == EddystoneUid(namespace, instance, power)
+    assert isinstance(uid, EddystoneUid)
+    assert uid.tx_power_1m_dbm == power - 41
+    assert decode_eddystone(b"\x30" + _be(power, 1, signed=True) + eid) == EddystoneEid(eid, power)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 0xFFFF),
+    st.integers(-0x7FFF, 0x7FFF),
+    st.integers(0, 0xFFFFFFFF),
+    st.integers(0, 0xFFFFFFFF),
+)
+def test_any_tlm_fields_round_trip(vbatt: int, temp_raw: int, adv: int, sec: int) -> None:
+    """TLM fields built from the table decode back: mV as is, 8.8 degC, 0.1 s ticks."""
+    data = b"\x20\x00" + _be(vbatt, 2) + _be(temp_raw, 2, signed=True) + _be(adv, 4) + _be(sec, 4)
+    assert decode_eddystone(data) == EddystoneTlm(vbatt, temp_raw / 256, adv, sec / 10)
