@@ -8,8 +8,8 @@ receive loop counts it and moves on.
 Two entry points:
 
 - :func:`decode_frame` takes the bytes of one capture record and its link type
-  (``127`` radiotap + 802.11, ``105`` bare 802.11); this is what the pcap/pcapng
-  reader in :mod:`hardware.capture` and the live sniffer use.
+  (``127`` radiotap + 802.11, ``105`` bare 802.11, ``192`` PPI + 802.11); this is
+  what the pcap/pcapng reader in :mod:`hardware.capture` and the live sniffer use.
 - :func:`decode_probe_request` takes a scapy packet (``RadioTap()/Dot11(...)``,
   ``Dot11FCS``, bare ``Dot11``) and hands its bytes to :func:`decode_frame`.
   scapy is only needed by the caller; this module never imports it.
@@ -49,7 +49,11 @@ LINKTYPE_IEEE802_11: Final = 105
 """Bare 802.11 frames (pcap DLT 105); an FCS may or may not be present."""
 LINKTYPE_IEEE802_11_RADIOTAP: Final = 127
 """Radiotap header followed by an 802.11 frame (pcap DLT 127)."""
-SUPPORTED_LINKTYPES: Final = frozenset({LINKTYPE_IEEE802_11, LINKTYPE_IEEE802_11_RADIOTAP})
+LINKTYPE_PPI: Final = 192
+"""Per-Packet Information header (older Kismet and AirPcap captures) before an 802.11 frame."""
+SUPPORTED_LINKTYPES: Final = frozenset(
+    {LINKTYPE_IEEE802_11, LINKTYPE_IEEE802_11_RADIOTAP, LINKTYPE_PPI}
+)
 
 _MAC_HEADER_LEN: Final = 24  # management frame header without HT Control
 _FCS_LEN: Final = 4
@@ -93,6 +97,11 @@ _RT_FIELDS: Final[dict[int, tuple[int, int]]] = {
     26: (1, 1),  # 0-length PSDU
     27: (2, 4),  # L-SIG
 }
+# PPI (CACE Technologies PPI spec 1.0.10): 8-byte header, then fields of type u16, length u16.
+_PPI_FIELD_80211_COMMON: Final = 2
+_PPI_80211_COMMON_LEN: Final = 20
+_PPI_FLAG_FCS: Final = 0x0001
+_PPI_FLAG_BAD_FCS: Final = 0x0004
 _RT_BIT_TLV: Final = 28  # TLVs to the end of the header: nothing we know can follow
 _RT_BIT_RADIOTAP_NS: Final = 29
 _RT_BIT_VENDOR_NS: Final = 30
@@ -139,6 +148,8 @@ class WifiRejectReason(StrEnum):
     """The capture's link type is neither radiotap (127) nor bare 802.11 (105)."""
     BAD_RADIOTAP = "bad_radiotap"
     """The radiotap header is shorter than it claims, of an unknown version, or overruns."""
+    BAD_PPI = "bad_ppi"
+    """The PPI header is shorter than it claims, or does not carry an 802.11 frame."""
     TRUNCATED = "truncated"
     """Fewer bytes than the 802.11 management header needs."""
     NOT_PROBE_REQUEST = "not_probe_request"
@@ -232,9 +243,18 @@ def decode_frame(
         rssi_dbm, freq_mhz, flags = radiotap.rssi_dbm, radiotap.freq_mhz, radiotap.flags
     elif linktype == LINKTYPE_IEEE802_11:
         body = frame
+    elif linktype == LINKTYPE_PPI:
+        try:
+            ppi = _parse_ppi(frame)
+        except _RadiotapError as exc:
+            return WifiRejection(WifiRejectReason.BAD_PPI, ts_s, str(exc))
+        body = frame[ppi.length :]
+        rssi_dbm, freq_mhz, flags = ppi.rssi_dbm, ppi.freq_mhz, ppi.flags
     else:
         return WifiRejection(
-            WifiRejectReason.UNSUPPORTED_LINKTYPE, ts_s, f"link type {linktype} (want 105 or 127)"
+            WifiRejectReason.UNSUPPORTED_LINKTYPE,
+            ts_s,
+            f"link type {linktype} (want 105, 127 or 192)",
         )
     if flags is not None and flags & _RT_FLAG_BAD_FCS:
         return WifiRejection(WifiRejectReason.BAD_FCS, ts_s, "radiotap flags report a bad FCS")
@@ -299,13 +319,13 @@ def decode_frame(
 def decode_probe_request(
     packet: Any, *, linktype: int | None = None
 ) -> ProbeRequest | WifiRejection:
-    """Decode a scapy packet (``RadioTap``, ``Dot11FCS`` or ``Dot11`` at the top); never raises.
+    """Decode a scapy packet (``RadioTap``, ``PPI``, ``Dot11FCS`` or ``Dot11``); never raises.
 
     The time is the packet's ``time`` attribute (set by scapy's readers and sniffers).
     A ``Raw`` packet (what scapy hands over when ``scapy.layers.dot11`` was never
     imported) or plain ``bytes`` is decoded with ``linktype`` if given, else by its first
     byte: ``0`` is a radiotap version, ``0x40`` a bare probe request's frame control.
-    Other top layers (``Ether``, ``PPI``...) come back as ``UNSUPPORTED_LINKTYPE``.
+    Other top layers (``Ether``, ``CookedLinux``...) come back as ``UNSUPPORTED_LINKTYPE``.
     """
     try:
         ts_s = float(getattr(packet, "time", 0.0))
@@ -319,6 +339,8 @@ def decode_probe_request(
         linktype, fcs = LINKTYPE_IEEE802_11, True
     elif name == "Dot11":
         linktype, fcs = LINKTYPE_IEEE802_11, False
+    elif name == "PPI":
+        linktype = LINKTYPE_PPI
     elif name not in ("Raw", "bytes", "bytearray"):
         return WifiRejection(
             WifiRejectReason.UNSUPPORTED_LINKTYPE, ts_s, f"top layer {name} is not 802.11"
@@ -400,6 +422,36 @@ def _parse_radiotap(frame: bytes) -> _Radiotap:
             freq_mhz = freq or None
         elif bit == 5 and rssi_dbm is None:
             (rssi_dbm,) = struct.unpack_from("<b", frame, field_offset)
+    return _Radiotap(length=length, flags=flags, freq_mhz=freq_mhz, rssi_dbm=rssi_dbm)
+
+
+def _parse_ppi(frame: bytes) -> _Radiotap:
+    """The PPI header's length and its 802.11-common field, in radiotap terms."""
+    if len(frame) < 8:
+        raise _RadiotapError(f"PPI header needs 8 bytes, got {len(frame)}")
+    version, _flags, length, dlt = struct.unpack_from("<BBHI", frame, 0)
+    if version != 0 or length < 8 or length > len(frame):
+        raise _RadiotapError(f"PPI version {version}, length {length} of {len(frame)} bytes")
+    if dlt != LINKTYPE_IEEE802_11:
+        raise _RadiotapError(f"PPI carries link type {dlt}, not 802.11 (105)")
+    flags: int | None = None
+    freq_mhz: int | None = None
+    rssi_dbm: int | None = None
+    offset = 8
+    while offset + 4 <= length:
+        field_type, field_len = struct.unpack_from("<HH", frame, offset)
+        start = offset + 4
+        offset = start + field_len
+        if offset > length:
+            raise _RadiotapError(f"PPI field {field_type} runs past the header length {length}")
+        if field_type == _PPI_FIELD_80211_COMMON and field_len >= _PPI_80211_COMMON_LEN:
+            ppi_flags, _rate, freq = struct.unpack_from("<HHH", frame, start + 8)
+            (signal,) = struct.unpack_from("<b", frame, start + 18)
+            flags = (_RT_FLAG_FCS if ppi_flags & _PPI_FLAG_FCS else 0) | (
+                _RT_FLAG_BAD_FCS if ppi_flags & _PPI_FLAG_BAD_FCS else 0
+            )
+            freq_mhz = freq or None
+            rssi_dbm = signal or None  # PPI has no "absent" flag; writers leave 0 when unknown
     return _Radiotap(length=length, flags=flags, freq_mhz=freq_mhz, rssi_dbm=rssi_dbm)
 
 

@@ -294,3 +294,34 @@ def test_scapy_packets_of_a_real_capture_decode_like_its_bytes() -> None:
         assert isinstance(theirs, ProbeRequest)
         assert theirs.ts_s == pytest.approx(ours.ts_s, abs=1e-6)
         assert dataclasses.replace(theirs, ts_s=ours.ts_s) == ours
+
+
+def test_ppi_frames_built_by_scapy() -> None:
+    """A PPI + 802.11 probe (scapy's PPI writer) decodes with its signal, frequency and FCS flag."""
+    from scapy.contrib.ppi_cace import PPI_Dot11Common
+    from scapy.layers.dot11 import Dot11, Dot11Elt, Dot11FCS, Dot11ProbeReq
+    from scapy.layers.ppi import PPI, PPI_Hdr
+
+    def ppi(flags: int) -> Any:
+        common = PPI_Dot11Common(Antsignal=-61, Ch_Freq=2437, Pkt_Flags=flags)
+        return PPI(dlt=105, headers=[PPI_Hdr() / common])
+
+    fields: dict[str, Any] = {"type": 0, "subtype": 4, "addr2": "02:11:22:33:44:55", "SC": 144}
+    probe = Dot11ProbeReq() / Dot11Elt(ID=0, info=b"")
+    plain = decode_probe_request(ppi(0) / Dot11(**fields) / probe)
+    with_fcs = decode_frame(bytes(ppi(1) / Dot11FCS(**fields) / probe), linktype=192, ts_s=0.0)
+    bad_fcs = decode_frame(bytes(ppi(5) / Dot11FCS(**fields) / probe), linktype=192, ts_s=0.0)
+    assert isinstance(plain, ProbeRequest)
+    assert (plain.rssi_dbm, plain.channel, plain.seq_num, plain.mac) == (
+        -61,
+        6,
+        9,
+        "02:11:22:33:44:55",
+    )
+    assert isinstance(with_fcs, ProbeRequest)
+    assert with_fcs.ie_fingerprint == plain.ie_fingerprint
+    assert isinstance(bad_fcs, WifiRejection)
+    assert bad_fcs.reason is WifiRejectReason.BAD_FCS
+    not_wifi = decode_frame(bytes.fromhex("0000080001000000"), linktype=192, ts_s=0.0)
+    assert isinstance(not_wifi, WifiRejection)
+    assert not_wifi.reason is WifiRejectReason.BAD_PPI

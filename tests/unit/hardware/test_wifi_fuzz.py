@@ -40,7 +40,7 @@ def _check(result: ProbeRequest | WifiRejection) -> None:
 
 @given(
     frame=st.binary(max_size=300),
-    linktype=st.sampled_from([127, 105, 1]),
+    linktype=st.sampled_from([127, 105, 192, 1]),
     fcs=st.sampled_from([None, True, False]),
 )
 @settings(max_examples=1500, deadline=None)
