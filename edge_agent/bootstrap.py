@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from edge_agent.sources import Source, SourceError
 from edge_agent.sources.replay import ReplaySource, SightingRecorder
 from edge_agent.sources.synthetic import SyntheticSource, SyntheticStore
 
-__all__ = ["SourceChoice", "build_agent", "build_sources"]
+__all__ = ["SourceChoice", "build_agent", "build_sources", "sensor_zones_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,9 @@ class SourceChoice:
     simulate: bool = False
     speed: float | None = 1.0
     """Stream seconds per wall second for replay/simulate; ``None``: as fast as possible."""
+    sim: str = "store"
+    """``store``: ``hardware.simulator`` (floor plan, shoppers, real decoders);
+    ``synthetic``: the light vectorised generator (benchmarks, load tests)."""
     seed: int = 1
     duration_s: float = 600.0
     arrivals_per_s: float = 0.5
@@ -52,6 +55,17 @@ def build_sources(settings: AgentSettings, choice: SourceChoice) -> list[Source]
                 site_secret=settings.site_secret.get_secret_value(),
                 sensor_id=settings.agent_id,
             )
+        ]
+    if choice.simulate and choice.sim == "store":
+        from edge_agent.sources.store_sim import StoreSimSource
+        from hardware.simulator import SimConfig, SimulatedStore
+
+        config = SimConfig(duration_s=choice.duration_s)
+        if choice.start_s is not None:
+            config = dataclasses.replace(config, start_ts_s=choice.start_s)
+        sim_store = SimulatedStore(config=config, seed=choice.seed)
+        return [
+            StoreSimSource(sim_store, settings.site_secret.get_secret_value(), speed=choice.speed)
         ]
     if choice.simulate:
         store = SyntheticStore(
@@ -80,12 +94,32 @@ def build_sources(settings: AgentSettings, choice: SourceChoice) -> list[Source]
     return sources
 
 
+def sensor_zones_for(settings: AgentSettings, choice: SourceChoice) -> dict[str, str]:
+    """Sensor -> zone for the tracker: the config's, else the simulator's floor plan, else
+    the layout saved in a replayed simulator run, else this agent's radio -> first zone."""
+    if settings.sensor_zones:
+        return dict(settings.sensor_zones)
+    if choice.simulate and choice.sim == "store":
+        from hardware.simulator import default_store
+
+        return default_store().sensor_zones()
+    if choice.replay is not None and (choice.replay / "layout.json").is_file():
+        import json
+
+        from hardware.simulator import FloorPlan
+
+        layout = json.loads((choice.replay / "layout.json").read_text(encoding="utf-8"))
+        return FloorPlan.from_json(layout).sensor_zones()
+    return settings.effective_sensor_zones
+
+
 def build_agent(
     settings: AgentSettings,
     *,
     with_mqtt: bool = True,
     outbox_path: Path | None = None,
     record: Path | None = None,
+    sensor_zones: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
 ) -> Agent:
@@ -100,7 +134,7 @@ def build_agent(
             settings.tracker,
             settings.zones,
             settings.thresholds,
-            settings.effective_sensor_zones,
+            settings.effective_sensor_zones if sensor_zones is None else sensor_zones,
         )
     )
     agent = Agent(

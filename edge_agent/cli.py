@@ -78,7 +78,10 @@ def run(
     replay: Annotated[
         Path | None, typer.Option("--replay", help="Replay a capture (sightings JSONL, pcap).")
     ] = None,
-    simulate: Annotated[bool, typer.Option("--simulate", help="Feed the synthetic store.")] = False,
+    simulate: Annotated[bool, typer.Option("--simulate", help="Feed the store simulator.")] = False,
+    sim: Annotated[
+        str, typer.Option("--sim", help="Simulator: 'store' (floor plan) or 'synthetic' (load).")
+    ] = "store",
     speed: Annotated[
         float,
         typer.Option(
@@ -110,13 +113,15 @@ def run(
     import asyncio
     import signal
 
-    from edge_agent.bootstrap import SourceChoice, build_agent, build_sources
+    from edge_agent.bootstrap import SourceChoice, build_agent, build_sources, sensor_zones_for
     from edge_agent.config import ConfigError, load_settings
     from edge_agent.outbox import OutboxError
     from edge_agent.sources import SourceError
 
     if replay is not None and simulate:
         raise _fail("--replay and --simulate exclude each other (got both)")
+    if sim not in ("store", "synthetic"):
+        raise _fail(f"--sim must be 'store' or 'synthetic' (got {sim!r})")
     if speed < 0:
         raise _fail(f"--speed must be >= 0 (got {speed})")
     try:
@@ -126,6 +131,7 @@ def run(
     choice = SourceChoice(
         replay=replay,
         simulate=simulate,
+        sim=sim,
         speed=None if speed == 0 else speed,
         seed=seed,
         duration_s=duration_s,
@@ -134,7 +140,12 @@ def run(
     )
     try:
         sources = build_sources(settings, choice)
-        agent = build_agent(settings, with_mqtt=not no_mqtt, record=record)
+        agent = build_agent(
+            settings,
+            with_mqtt=not no_mqtt,
+            record=record,
+            sensor_zones=sensor_zones_for(settings, choice),
+        )
     except (SourceError, OutboxError) as exc:
         raise _fail(str(exc)) from None
 

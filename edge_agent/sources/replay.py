@@ -4,8 +4,16 @@ Formats, chosen by the file name:
 
 * ``*.sightings.jsonl`` / ``*.jsonl`` -- one keyed :class:`Sighting` per line, as
   written by ``footfall agent run --record FILE``. Keys only, no raw identifiers.
+* ``*.jsonl`` whose lines carry ``address`` -- recorded BLE advertisements
+  (``hardware.ble_jsonl``, e.g. from the store simulator); decoded and keyed with
+  the site secret like live adverts.
+* a directory written by the store simulator (``ble.jsonl``, ``wifi-*.pcap``,
+  ``layout.json``): merged in time order, zones from its layout.
 * ``*.pcap`` / ``*.pcapng`` -- a Wi-Fi monitor-mode capture; decoded and keyed by
-  :mod:`edge_agent.sources.wifi` with the site secret (needs scapy).
+  :mod:`edge_agent.sources.wifi` with the site secret.
+
+A file's own ``sensor_id`` is kept (BLE JSONL and sightings); pcap frames get the
+agent's id.
 
 A malformed line is dropped and counted by reason, never raised.
 """
@@ -92,6 +100,47 @@ def read_sightings(path: Path, drops: Counter[str] | None = None) -> Iterator[Si
             yield parsed
 
 
+def _is_ble_jsonl(path: Path) -> bool:
+    """A JSONL file of raw BLE advertisements (``address``), not of keyed sightings."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.strip():
+                    row = json.loads(line)
+                    return isinstance(row, dict) and "address" in row and "device_key" not in row
+    except (OSError, json.JSONDecodeError):
+        return False
+    return False
+
+
+def ble_jsonl_sightings(path: Path, site_secret: str, drops: Counter[str]) -> Iterator[Sighting]:
+    """Keyed sightings of the beacon frames in a BLE JSON-lines recording."""
+    from hardware.ble_jsonl import JsonlError, iter_ble_jsonl
+    from hardware.privacy import DeviceKeyer
+    from hardware.sightings import sighting_from_ble
+
+    keyer = DeviceKeyer(site_secret.encode())
+    try:
+        for record in iter_ble_jsonl(path):
+            if isinstance(record, JsonlError):
+                drops[f"ble_jsonl_{record.reason}"] += 1
+                continue
+            for frame in record.decode():
+                sighting = sighting_from_ble(
+                    frame,
+                    ts_s=record.ts_s,
+                    rssi_dbm=None if record.rssi_dbm is None else float(record.rssi_dbm),
+                    sensor_id=record.sensor_id,
+                    keyer=keyer,
+                )
+                if sighting is None:
+                    drops["ble_not_a_beacon"] += 1
+                else:
+                    yield sighting
+    except OSError as exc:
+        raise SourceError(f"replay: cannot read {str(path)!r}: {exc.strerror}") from None
+
+
 class SightingRecorder:
     """Appends every sighting to a JSONL file (``--record``) that :class:`ReplaySource` reads."""
 
@@ -119,8 +168,10 @@ class ReplaySource:
         site_secret: str | None = None,
         sensor_id: str = "replay",
     ) -> None:
-        if not path.is_file():
-            raise SourceError(f"replay: expected a capture file (got {str(path)!r})")
+        if not path.exists():
+            raise SourceError(
+                f"replay: expected a capture file or run directory (got {str(path)!r})"
+            )
         self.path = path
         self.name = f"replay:{path.name}"
         self._pacer = Pacer(speed)
@@ -129,13 +180,22 @@ class ReplaySource:
         self.drops: Counter[str] = Counter()
 
     def sightings(self) -> Iterator[Sighting]:
+        if self.path.is_dir():
+            from edge_agent.sources.store_sim import run_dir_sightings
+
+            return run_dir_sightings(self.path, self._need_secret(), self.drops)
         if self.path.suffix in (".pcap", ".pcapng", ".cap"):
             from edge_agent.sources.wifi import pcap_sightings
 
-            if self._secret is None:
-                raise SourceError("replay: a pcap needs the site secret to key its MACs")
-            return pcap_sightings(self.path, self._secret, self._sensor_id, self.drops)
+            return pcap_sightings(self.path, self._need_secret(), self._sensor_id, self.drops)
+        if _is_ble_jsonl(self.path):
+            return ble_jsonl_sightings(self.path, self._need_secret(), self.drops)
         return read_sightings(self.path, self.drops)
+
+    def _need_secret(self) -> str:
+        if self._secret is None:
+            raise SourceError("replay: a raw capture needs the site secret to key its ids")
+        return self._secret
 
     async def run(self, emit: Emit) -> None:
         for sighting in self.sightings():

@@ -206,6 +206,8 @@ def test_outage_and_sigkill_lose_nothing_and_keep_order(
         agent_cmd(
             config,
             "--simulate",
+            "--sim",
+            "synthetic",
             "--speed",
             "40",
             "--arrivals-per-s",
@@ -239,7 +241,17 @@ def test_outage_and_sigkill_lose_nothing_and_keep_order(
     own_mosquitto.start()
     second = subprocess.run(
         agent_cmd(
-            config, "--simulate", "--speed", "0", "--duration-s", "300", "--seed", "12", "--json"
+            config,
+            "--simulate",
+            "--sim",
+            "synthetic",
+            "--speed",
+            "0",
+            "--duration-s",
+            "300",
+            "--seed",
+            "12",
+            "--json",
         ),
         capture_output=True,
         timeout=120,
@@ -287,6 +299,8 @@ def test_refused_credentials_keep_events_until_the_right_ones(
             agent_cmd(
                 config,
                 "--simulate",
+                "--sim",
+                "synthetic",
                 "--speed",
                 "0",
                 "--duration-s",
@@ -312,7 +326,17 @@ def test_refused_credentials_keep_events_until_the_right_ones(
         env = {**os.environ, "FOOTFALL_AGENT_MQTT__PASSWORD": "right-pw"}
         fixed = subprocess.run(
             agent_cmd(
-                config, "--simulate", "--speed", "0", "--duration-s", "120", "--seed", "6", "--json"
+                config,
+                "--simulate",
+                "--sim",
+                "synthetic",
+                "--speed",
+                "0",
+                "--duration-s",
+                "120",
+                "--seed",
+                "6",
+                "--json",
             ),
             capture_output=True,
             timeout=60,
@@ -346,7 +370,17 @@ def test_status_online_counters_config_and_last_will(
     subscriber_factory.append(sub)
     log = (tmp_path / "agent.log").open("wb")
     proc = subprocess.Popen(
-        agent_cmd(config, "--simulate", "--speed", "20", "--duration-s", "7200", "--keep-running"),
+        agent_cmd(
+            config,
+            "--simulate",
+            "--sim",
+            "synthetic",
+            "--speed",
+            "20",
+            "--duration-s",
+            "7200",
+            "--keep-running",
+        ),
         stdout=subprocess.DEVNULL,
         stderr=log,
     )

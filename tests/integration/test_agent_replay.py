@@ -74,7 +74,8 @@ def outbox_rows(path: Path) -> list[tuple[int, str]]:
 def test_simulation_live_and_replayed_give_identical_events(tmp_path: Path) -> None:
     """Simulated live (fast and paced) and its recording replayed (fast and paced) agree exactly."""
     recording = tmp_path / "live.sightings.jsonl"
-    sim = ["--simulate", "--seed", "21", "--duration-s", "150", "--arrivals-per-s", "1"]
+    sim = ["--simulate", "--sim", "synthetic", "--seed", "21", "--duration-s", "150"]
+    sim += ["--arrivals-per-s", "1"]
     live = run_agent(config(tmp_path, "live"), *sim, "--speed", "0", "--record", str(recording))
     paced = run_agent(config(tmp_path, "paced"), *sim, "--speed", "400")
     fast = run_agent(config(tmp_path, "fast"), "--replay", str(recording), "--speed", "0")
@@ -85,6 +86,24 @@ def test_simulation_live_and_replayed_give_identical_events(tmp_path: Path) -> N
     assert len(reference) == live["events"]
     for name in ("paced", "fast", "slow"):
         assert outbox_rows(tmp_path / f"{name}.sqlite") == reference, name
+
+
+def test_store_simulator_live_equals_replay_of_its_recording(tmp_path: Path) -> None:
+    """The store simulator run live and its written run directory replayed give equal events."""
+    from hardware.simulator import SimConfig, SimulatedStore, write_run
+
+    run_dir = tmp_path / "run"
+    write_run(SimulatedStore(config=SimConfig(duration_s=300), seed=5), run_dir)
+    sim = ["--simulate", "--seed", "5", "--duration-s", "300"]
+    live = run_agent(config(tmp_path, "slive"), *sim, "--speed", "0")
+    replayed = run_agent(config(tmp_path, "sreplay"), "--replay", str(run_dir), "--speed", "0")
+    assert live["sightings"] == replayed["sightings"] > 1000
+    assert live["events"] > 20
+    rows = outbox_rows(tmp_path / "slive.sqlite")
+    assert rows == outbox_rows(tmp_path / "sreplay.sqlite")
+    zones = {json.loads(b)["zone"] for _, b in rows} - {None}
+    assert len(zones) >= 2, "events from several zones of the floor plan"
+    assert not any(MAC.search(b) for _, b in rows)
 
 
 def test_pcap_replay_is_keyed_and_repeatable(tmp_path: Path) -> None:
