@@ -90,6 +90,7 @@ class Agent:
         self._last_live_advance_s = 0.0
         self.first_seq: int | None = None
         self.last_seq: int | None = None
+        self._sources: Sequence[Source] = ()
         self.zones: tuple[ZoneSettings, ...] = settings.zones
         self.thresholds: ThresholdSettings = settings.thresholds
 
@@ -172,6 +173,13 @@ class Agent:
                 "auth_failures": self.link.counters.auth_failures,
                 "events_acked": self.link.counters.events_acked,
             }
+        tracker_drops = {k: v for k, v in self.pipeline.tracker.drop_counts().items() if v}
+        if tracker_drops:
+            extra["tracker_drops"] = tracker_drops
+        for source in self._sources:
+            # Sources count what they drop (undecodable frames, non-beacons, hop failures).
+            for reason, n in getattr(source, "drops", {}).items():
+                extra.setdefault("source_drops", {})[f"{source.name}:{reason}"] = n
         return self.health.snapshot(
             now_s,
             tracked_devices=self.pipeline.tracker.tracked_devices,
@@ -232,6 +240,7 @@ class Agent:
         if self.link is not None:
             self.link.set_status(self.status(self._clock()))
             self.link.start()
+        self._sources = sources
         live_clock = any(s.live_clock for s in sources)
         tasks = {asyncio.create_task(s.run(self.handle), name=s.name): s for s in sources}
         last_ts = 0.0

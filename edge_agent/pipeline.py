@@ -65,6 +65,8 @@ class Tracker(Protocol):
 
     def smoothed_rssi(self) -> dict[str, float]: ...
 
+    def drop_counts(self) -> dict[str, int]: ...
+
     @property
     def tracked_devices(self) -> int: ...
 
@@ -212,6 +214,9 @@ class ProximityTracker:
     def smoothed_rssi(self) -> dict[str, float]:
         return {k: d.rssi_dbm for k, d in self._devices.items()}
 
+    def drop_counts(self) -> dict[str, int]:
+        return {}
+
 
 class Pipeline:
     """Sightings -> tracker -> events tagged with their identifier class; time from the data."""
@@ -314,6 +319,14 @@ class KalmanTracker:
             if per_sensor:
                 out[key] = max(per_sensor.values())
         return out
+
+    def drop_counts(self) -> dict[str, int]:
+        c = self._tracker.counters
+        return {
+            "unknown_sensor": c.dropped_unknown_sensor,
+            "unknown_signal": c.dropped_unknown_signal,
+            "bad_value": c.dropped_bad_value,
+        }
 
     def reconfigure(self, zones: Sequence[ZoneSettings], thresholds: ThresholdSettings) -> None:
         self._flush_into_carry()

@@ -269,6 +269,8 @@ def test_outage_and_sigkill_lose_nothing_and_keep_order(
         "every event at the subscriber",
     )
     check_delivery(sub.events(), last_seq, agent_id)
+    # A clean exit leaves a retained offline status (not the will: the agent said goodbye).
+    wait_until(lambda: sub.statuses and sub.statuses[-1]["state"] == "offline", 10, "offline")
 
 
 def test_refused_credentials_keep_events_until_the_right_ones(
