@@ -85,6 +85,10 @@ class Zone(Base):
     store_id: Mapped[str] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))
     label: Mapped[str | None] = mapped_column(String(200))
+    min_rssi_dbm: Mapped[float] = mapped_column(Float, default=-75.0, server_default="-75")
+    """Agents place a device in this zone while its smoothed RSSI is at least this."""
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Order in the agents' config: zones are tried nearest first (lowest position first)."""
 
 
 class Agent(Base):
