@@ -59,6 +59,12 @@ class DwellConfig:
     """...and by at least this many observations (1 with ``confirm_enter_s == 0`` = instant).
     Three at 1 Hz is the 2 s window itself; two would let two stray samples with silence
     between them confirm a zone. Sparse sources (Wi-Fi probes) want their own, lower value."""
+    confirm_switch_s: float | None = None
+    """Like ``confirm_enter_s`` but to leave a confirmed zone for another (``None``: the
+    same). Longer means fewer false switches of standing devices; as the enter is stamped
+    at the candidate's first sample, zone times do not pay for it, only the live delay."""
+    confirm_switch_min_samples: int | None = None
+    """Like ``confirm_min_samples`` for a switch (``None``: the same)."""
     grace_exit_s: float = 15.0
     """A zone closes after this long without a supporting observation."""
     min_probability: float = 0.6
@@ -68,10 +74,12 @@ class DwellConfig:
         _check_range("confirm_enter_s", self.confirm_enter_s, 0.0, 3600.0)
         _check_range("grace_exit_s", self.grace_exit_s, 0.0, 86400.0)
         _check_range("min_probability", self.min_probability, 0.0, 1.0)
-        if not 1 <= self.confirm_min_samples <= 1000:
-            raise DwellConfigError(
-                f"'confirm_min_samples' must be in [1, 1000] (got {self.confirm_min_samples})"
-            )
+        if self.confirm_switch_s is not None:
+            _check_range("confirm_switch_s", self.confirm_switch_s, 0.0, 3600.0)
+        for name in ("confirm_min_samples", "confirm_switch_min_samples"):
+            value = getattr(self, name)
+            if value is not None and not 1 <= value <= 1000:
+                raise DwellConfigError(f"'{name}' must be in [1, 1000] (got {value})")
 
     @property
     def enter_reason(self) -> str:
@@ -202,9 +210,13 @@ def step(
         state = replace(
             state, candidate_last_ts_s=now_s, candidate_samples=state.candidate_samples + 1
         )
+    if state.zone is None:
+        need_s, need_samples = cfg.confirm_enter_s, cfg.confirm_min_samples
+    else:
+        need_s = cfg.confirm_enter_s if cfg.confirm_switch_s is None else cfg.confirm_switch_s
+        need_samples = cfg.confirm_switch_min_samples or cfg.confirm_min_samples
     confirmed = (
-        now_s - state.candidate_since_ts_s >= cfg.confirm_enter_s
-        and state.candidate_samples >= cfg.confirm_min_samples
+        now_s - state.candidate_since_ts_s >= need_s and state.candidate_samples >= need_samples
     )
     if not confirmed:
         return state, events
@@ -216,7 +228,7 @@ def step(
             kind=EventKind.ZONE_ENTER,
             ts_s=since,
             device_key=state.device_key,
-            reason=cfg.enter_reason,
+            reason=f"{REASON_CONFIRMED_PREFIX}{float(need_s)!r}s",
             zone=supported,
             rssi_dbm=state.candidate_rssi_dbm,
         )

@@ -156,3 +156,18 @@ def test_config_errors_name_the_field(field: str, value: float, message: str) ->
     with pytest.raises(DwellConfigError) as info:
         DwellConfig(**{field: value})  # type: ignore[arg-type]
     assert message in str(info.value)
+
+
+def test_switching_can_demand_longer_evidence_than_entering() -> None:
+    """With confirm_switch_s=10, a 5 s run elsewhere stays put and a 10 s run switches."""
+    cfg = DwellConfig(confirm_enter_s=2.0, confirm_switch_s=10.0, grace_exit_s=30.0)
+    samples: list[tuple[float, str | None]] = [(float(t), "shoes") for t in range(0, 10)]
+    samples += [(float(t), "till") for t in range(10, 16)]
+    samples += [(float(t), "shoes") for t in range(16, 20)]
+    samples += [(float(t), "till") for t in range(20, 31)]
+    _, events = feed(samples, cfg)
+    assert [(e.kind, e.zone, e.ts_s, e.reason) for e in events] == [
+        (EventKind.ZONE_ENTER, "shoes", 0.0, "confirmed_for_2.0s"),
+        (EventKind.ZONE_EXIT, "shoes", 20.0, "switched_to_till"),
+        (EventKind.ZONE_ENTER, "till", 20.0, "confirmed_for_10.0s"),
+    ]
