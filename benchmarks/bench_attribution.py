@@ -306,7 +306,9 @@ def run_scale(scale: float, repeats: int, postgres: bool, seed: int) -> dict[str
     options = ReportOptions(model="last_touch", k=10)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
+        _say(f"scale {scale}: generating")
         out["sizes"] = generate(scale, seed, data)
+        _say(f"scale {scale}: duckdb")
         con = duckdb_connection(data)
         sql = duckdb_report_sql()
         out["duckdb_s"], rows = median_time(lambda: con.execute(sql).fetchall(), repeats)
@@ -318,7 +320,9 @@ def run_scale(scale: float, repeats: int, postgres: bool, seed: int) -> dict[str
         for name, url, load, ctx in targets:
             manager = ctx() if ctx else _nullcontext(url)
             with manager as real_url:
+                _say(f"scale {scale}: loading {name}")
                 load(real_url, data)
+                _say(f"scale {scale}: timing {name}")
                 engine = make_engine(real_url)
                 try:
                     t, result = median_time(
@@ -341,6 +345,10 @@ def run_scale(scale: float, repeats: int, postgres: bool, seed: int) -> dict[str
             out[f"{name}_vs_duckdb"] = t / out["duckdb_s"]
             out[f"{name}_cells_differing_from_duckdb"] = mismatches
     return out
+
+
+def _say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 @contextmanager
