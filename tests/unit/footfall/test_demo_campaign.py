@@ -54,11 +54,11 @@ def test_same_seed_same_plan() -> None:
 
 def test_realised_ratio_is_near_the_true_lift_on_a_large_audience() -> None:
     """With many shoppers the realised visit-rate ratio is close to 1 + true lift."""
-    plan = _plan(20_000, seed=3)
+    plan = _plan(6_000, seed=3)
     ratio = (plan.visitors_exposed / plan.people_exposed) / (
         plan.visitors_control / plan.people_control
     )
-    assert ratio == pytest.approx(1 + plan.true_relative_lift, rel=0.1)
+    assert ratio == pytest.approx(1 + plan.true_relative_lift, rel=0.15)
 
 
 def test_no_shoppers_is_a_clear_error() -> None:
