@@ -16,7 +16,8 @@ Definitions (``t`` runs over whole seconds, the truth sampled at ``t + 0.5``):
 * **near_boundary_wrong_share**: the same seconds restricted to those where the true
   position lies within ``near_boundary_m`` (2 m) of another zone; the share predicted wrong.
 * **false_switches_per_device_hour**: ``zone_enter`` events whose time falls inside a
-  stop (the person standing still), after the first ``settle_s`` (10 s) of the stop, per
+  stop (the person standing still in a zone; a passer-by lingering on the sidewalk is
+  the passer-by metrics' business), after the first ``settle_s`` (10 s) of the stop, per
   hour of such stationary time summed over devices that have predictions.
 * **latency** of a true zone change: for each true zone stay of at least ``min_stay_s``
   (30 s) that follows a different zone or the outside, ``|s - t_change|`` where ``s`` is
@@ -269,11 +270,12 @@ def _score_device(
             acc.near += int(near.sum())
             acc.near_wrong += int((near & (truth_z != pred_z)).sum())
 
-    # false switches while standing still (only devices the tracker saw)
+    # false switches while standing still in a zone (only devices the tracker saw)
     if stays:
         for a, b in dev.stops:
             start = a + settle_s
-            if b <= start:
+            mid = (a + b) / 2
+            if b <= start or not any(za <= mid < zb for _, za, zb in dev.zone_intervals):
                 continue
             acc.stationary_s += b - start
             acc.switches += sum(1 for e in enters if start <= e.event.ts_s < b)

@@ -4,8 +4,10 @@ For a phone at ``(x, y)`` (carried at 1 m height) heard by a sensor at distance 
 (3-D, metres)::
 
     rssi_dbm = P1m + offset_device - 10 n log10(d / 1 m)     (log-distance path loss)
-               + S_sensor(x, y)                              (log-normal shadowing: a smooth
-                                                              random field per sensor, the room)
+               - (1 - P_los(d)) L_nlos                       (obstructed links lose more)
+               + sigma(d) S_sensor(x, y)                     (log-normal shadowing: a smooth
+                                                              unit random field per sensor,
+                                                              sigma blends LOS and NLOS by P_los)
                - L_body * (1 - cos(phi)) / 2                 (the carrier's body: 0 dB facing the
                                                               sensor, L_body with the back to it)
                - L_wall  if the phone is outside the store   (the shop front)
@@ -47,8 +49,12 @@ class RadioModel:
     """Per-phone transmit-power spread (model, case, battery saver)."""
     path_loss_exponent: float = 2.2
     """``n`` inside the store (2 = free space; 2-3 for open retail floors)."""
-    shadowing_sigma_db: float = 3.0
-    """Standard deviation of the spatially correlated shadowing field."""
+    shadowing_sigma_db: float = 4.0
+    """Standard deviation of the shadowing field on a non-line-of-sight link."""
+    los_shadowing_sigma_db: float = 2.0
+    """...and on a line-of-sight link (the blend follows the LOS probability)."""
+    nlos_excess_loss_db: float = 6.0
+    """Extra mean loss of a non-line-of-sight link (shelves, people, fixtures)."""
     shadowing_corr_m: float = 2.5
     """Correlation length of the shadowing field."""
     body_loss_db: float = 5.0
@@ -73,11 +79,27 @@ class RadioModel:
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"{name!r} must be in (0, 1] (got {value})")
-        for name in ("shadowing_sigma_db", "body_loss_db", "wall_loss_db", "rician_k"):
+        for name in (
+            "shadowing_sigma_db",
+            "los_shadowing_sigma_db",
+            "nlos_excess_loss_db",
+            "body_loss_db",
+            "wall_loss_db",
+            "rician_k",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name!r} must be >= 0 (got {getattr(self, name)})")
         if self.shadowing_corr_m <= 0:
             raise ValueError(f"'shadowing_corr_m' must be > 0 (got {self.shadowing_corr_m})")
+
+
+def los_probability(distance_m: FloatArray) -> FloatArray:
+    """Line-of-sight probability over distance, 3GPP TR 38.901 indoor (mixed office) form."""
+    d = np.asarray(distance_m, dtype=np.float64)
+    near = np.exp(-(d - 1.2) / 4.7)
+    far = 0.32 * np.exp(-(d - 6.5) / 32.6)
+    p = np.where(d <= 1.2, 1.0, np.where(d < 6.5, near, far))
+    return np.asarray(p, dtype=np.float64)
 
 
 class Channel:
@@ -93,11 +115,10 @@ class Channel:
         self._sensor_xy = np.array([[s.x_m, s.y_m] for s in plan.sensors])
 
     def shadowing_db(self, sensor_idx: int, xs_m: FloatArray, ys_m: FloatArray) -> FloatArray:
-        """The shadowing field of one sensor at the given points (dB, mean 0)."""
+        """The unit-variance shadowing field of one sensor at the given points (mean 0)."""
         w = self._w[sensor_idx]
         phase = np.outer(xs_m, w[:, 0]) + np.outer(ys_m, w[:, 1]) + self._b[sensor_idx]
-        scale = self.model.shadowing_sigma_db * np.sqrt(2.0 / _FEATURES)
-        return np.asarray(scale * np.cos(phase).sum(axis=1), dtype=np.float64)
+        return np.asarray(np.sqrt(2.0 / _FEATURES) * np.cos(phase).sum(axis=1), dtype=np.float64)
 
     def mean_rssi_dbm(
         self,
@@ -111,8 +132,11 @@ class Channel:
         m = self.model
         sensor = self.plan.sensors[sensor_idx]
         d = np.maximum(distance_3d_m(xs_m, ys_m, sensor), 0.5)
+        p_los = los_probability(d)
+        sigma = m.los_shadowing_sigma_db * p_los + m.shadowing_sigma_db * (1.0 - p_los)
         rssi = p1m_dbm - 10.0 * m.path_loss_exponent * np.log10(d)
-        rssi = rssi + self.shadowing_db(sensor_idx, xs_m, ys_m)
+        rssi = rssi - m.nlos_excess_loss_db * (1.0 - p_los)
+        rssi = rssi + sigma * self.shadowing_db(sensor_idx, xs_m, ys_m)
         to_sensor = np.arctan2(sensor.y_m - ys_m, sensor.x_m - xs_m)
         rssi = rssi - m.body_loss_db * (1.0 - np.cos(to_sensor - facing_rad)) / 2.0
         outside = ~self.plan.inside_store(xs_m, ys_m)
