@@ -16,7 +16,9 @@ Exceptions::
 
     MqttError
     +-- MqttTransientError   connection refused/lost; retrying helps
-    +-- MqttAuthError        bad credentials or not authorised; retrying at the cap
+    +-- MqttPermanentError   retrying soon cannot help; retried at the cap
+        +-- MqttAuthError    bad credentials or not authorised
+        +-- MqttTlsError     the broker's certificate does not verify against the CA
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ __all__ = [
     "MqttAuthError",
     "MqttError",
     "MqttLink",
+    "MqttPermanentError",
+    "MqttTlsError",
     "MqttTransientError",
     "backoff_s",
 ]
@@ -64,8 +68,16 @@ class MqttTransientError(MqttError):
     """The broker is unreachable or dropped us; retrying helps."""
 
 
-class MqttAuthError(MqttError):
-    """The broker refused our credentials; retrying will not help until the config changes."""
+class MqttPermanentError(MqttError):
+    """Retrying soon will not help until the config (or the broker) changes."""
+
+
+class MqttAuthError(MqttPermanentError):
+    """The broker refused our credentials."""
+
+
+class MqttTlsError(MqttPermanentError):
+    """The broker's certificate does not verify against the configured CA."""
 
 
 class LinkStage(enum.Enum):
@@ -200,16 +212,21 @@ class MqttLink:
             outcome = self._session()
             if self._stop.is_set():
                 break
-            if isinstance(outcome, MqttAuthError):
+            if isinstance(outcome, MqttPermanentError):
                 self.stage = LinkStage.AUTH_FAILED
                 self.counters.auth_failures += 1
                 level = logging.ERROR if self.counters.auth_failures == 1 else logging.DEBUG
+                what = (
+                    "refused the credentials"
+                    if isinstance(outcome, MqttAuthError)
+                    else "failed TLS verification"
+                )
                 _LOGGER.log(
                     level,
-                    "broker %s:%d refused the credentials (%s); events are kept in the "
-                    "outbox and retried every %.0f s",
+                    "broker %s:%d %s (%s); events are kept in the outbox and retried every %.0f s",
                     self._s.host,
                     self._s.port,
+                    what,
                     outcome,
                     self._s.backoff_cap_s,
                 )
@@ -253,6 +270,8 @@ class MqttLink:
         client.on_message = on_message
         try:
             client.connect(self._s.host, self._s.port, keepalive=self._s.keepalive_s)
+        except ssl.SSLCertVerificationError as exc:
+            return MqttTlsError(f"{exc.verify_message or exc}")
         except (OSError, ssl.SSLError) as exc:
             return MqttTransientError(f"connect failed: {exc}")
         try:

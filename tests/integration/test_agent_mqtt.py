@@ -26,7 +26,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.support.mosquitto import Mosquitto
+from tests.support.mosquitto import Mosquitto, free_port, wait_for_port
 
 pytestmark = [pytest.mark.mosquitto]
 
@@ -436,3 +436,113 @@ def test_status_online_counters_config_and_last_will(
             proc.kill()
             proc.wait(10)
         log.close()
+
+
+def make_tls_files(d: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 (openssl CLI)."""
+    d.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_crt = d / "ca.key", d / "ca.crt"
+    key, csr, crt = d / "server.key", d / "server.csr", d / "server.crt"
+    ext = d / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run = [
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=footfall-test-ca",
+            "-keyout",
+            str(ca_key),
+            "-out",
+            str(ca_crt),
+        ],
+        [
+            "openssl",
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(csr),
+        ],
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            str(csr),
+            "-CA",
+            str(ca_crt),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            str(ext),
+            "-out",
+            str(crt),
+        ],
+    ]
+    for cmd in run:
+        subprocess.run(cmd, check=True, capture_output=True)
+    return ca_crt, crt, key
+
+
+def test_tls_broker_verified_with_the_configured_ca(
+    tmp_path: Path, agent_id: str, subscriber_factory: list[Subscriber]
+) -> None:
+    """Over TLS, verified against the configured CA, every event arrives; a wrong CA is refused."""
+    ca, crt, key = make_tls_files(tmp_path)
+    broker = Mosquitto(tmp_path / "broker")
+    plain_port = broker.port
+    tls_port = free_port()
+    broker.extra_conf = [
+        f"listener {tls_port} 127.0.0.1",
+        f"cafile {ca}",
+        f"certfile {crt}",
+        f"keyfile {key}",
+    ]
+    broker.start()
+    wait_for_port(tls_port, up=True)
+    try:
+        sub = Subscriber(plain_port, f"footfall/v1/{STORE}/{agent_id}")
+        sub.start()
+        subscriber_factory.append(sub)
+        outbox = tmp_path / "outbox.sqlite"
+        config = write_config(
+            tmp_path / "agent.toml", agent_id=agent_id, port=tls_port, outbox=outbox
+        )
+        text = config.read_text().replace("[mqtt]\n", f'[mqtt]\ntls = true\nca = "{ca}"\n')
+        config.write_text(text)
+        args = ["--simulate", "--sim", "synthetic", "--speed", "0", "--duration-s", "120", "--json"]
+        ok = subprocess.run(agent_cmd(config, *args), capture_output=True, timeout=60, check=False)
+        assert ok.returncode == 0, ok.stderr.decode()[-2000:]
+        assert json.loads(ok.stdout.decode().strip().splitlines()[-1])["outbox_depth"] == 0
+        last_seq = persisted_last_seq(outbox)
+        wait_until(lambda: len({e["seq"] for e in sub.events()}) >= last_seq, 30, "events")
+        check_delivery(sub.events(), last_seq, agent_id)
+        # The same broker with a CA that did not sign it: nothing is sent, everything kept.
+        other_ca, _, _ = make_tls_files(tmp_path / "other")
+        config.write_text(text.replace(f'ca = "{ca}"', f'ca = "{other_ca}"'))
+        bad = subprocess.run(
+            agent_cmd(config, *args[:-1], "--seed", "9", "--drain-timeout-s", "2", "--json"),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        summary = json.loads(bad.stdout.decode().strip().splitlines()[-1])
+        assert summary["outbox_depth"] == summary["last_seq"] - last_seq > 0
+        assert "failed TLS verification" in bad.stderr.decode()
+    finally:
+        broker.stop()
