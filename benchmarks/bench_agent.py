@@ -26,6 +26,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from edge_agent.agent import Agent
 from edge_agent.config import AgentSettings, ThresholdSettings
@@ -52,13 +53,22 @@ def store(duration_s: float, seed: int) -> SyntheticStore:
     )
 
 
+def rss_mb() -> float:
+    """Current resident set size (Linux /proc), to show memory stays flat over the run."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return pages * resource.getpagesize() / 2**20
+
+
 def generate_only(duration_s: float, seed: int) -> tuple[float, int]:
     start = time.process_time()
     n = sum(1 for _ in store(duration_s, seed).sightings())
     return time.process_time() - start, n
 
 
-def run_agent(duration_s: float, seed: int, tracker: str, workdir: Path) -> dict[str, float]:
+def run_agent(duration_s: float, seed: int, tracker: str, workdir: Path) -> dict[str, Any]:
     settings = AgentSettings(
         store_id="bench",
         agent_id="bench",
@@ -72,6 +82,8 @@ def run_agent(duration_s: float, seed: int, tracker: str, workdir: Path) -> dict
     )
     agent = Agent(settings, outbox=outbox, pipeline=pipeline, link=None, version="bench")
     next_flush = 0.0
+    next_sample = 0.0
+    rss_samples: list[float] = []
     peak_devices = 0
     sent = 0
     start = time.process_time()
@@ -85,7 +97,11 @@ def run_agent(duration_s: float, seed: int, tracker: str, workdir: Path) -> dict
                 sent += len(events_payload("bench", "bench", sighting.ts_s, batch))
                 outbox.delete([i.seq for i in batch])
             peak_devices = max(peak_devices, pipeline.tracker.tracked_devices)
+        if sighting.ts_s >= next_sample:
+            next_sample = sighting.ts_s + 60.0
+            rss_samples.append(rss_mb())
     agent.flush()
+    rss_samples.append(rss_mb())
     cpu_s = time.process_time() - start
     outbox.close()
     return {
@@ -94,6 +110,7 @@ def run_agent(duration_s: float, seed: int, tracker: str, workdir: Path) -> dict
         "events": float(pipeline.events),
         "peak_devices": float(peak_devices),
         "payload_bytes": float(sent),
+        "rss_samples": rss_samples,
     }
 
 
@@ -107,7 +124,7 @@ def main() -> None:
     duration = 60.0 if args.quick else args.duration_s
     repeats = 1 if args.quick else args.repeats
     shares, per_obs, gens = [], [], []
-    last: dict[str, float] = {}
+    last: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):
             gen_cpu, n = generate_only(duration, seed=r + 1)
@@ -122,6 +139,8 @@ def main() -> None:
                 f"peak {last['peak_devices']:.0f} devices, total CPU {last['cpu_s']:.2f} s, "
                 f"generator {gen_cpu:.2f} s"
             )
+            samples = ", ".join(f"{x:.0f}" for x in last["rss_samples"])
+            print(f"       RSS every 60 s of stream (MB): {samples}")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     share = statistics.median(shares)
     print(f"tracker: {args.tracker}; simulated {duration:.0f} s per run, {repeats} run(s)")
