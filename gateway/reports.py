@@ -1,21 +1,20 @@
 """Attribution and lift reports as set-based SQL (SQLite and PostgreSQL).
 
-The attribution runs in the database as one statement per breakdown, never as a Python
-loop over visits:
+The attribution runs in the database, set-based, never as a Python loop over visits.
+Two temporary tables are built once per report (in the report's own connection, dropped
+at the end), then every breakdown is a ``GROUP BY`` over the second:
 
-1. ``lv`` — store visits (visit classes ``visitor`` and ``engaged``; passers-by are never
-   attributed) joined to the identity links valid at the visit start and not revoked;
-2. ``touches`` — each such visit joined to the campaign's exposures of the same
-   person_key in the window before it: ``-skew <= visit - exposure <= window(kind)``
-   (window per exposure kind, skew = 10 s clock-skew tolerance);
-3. ``units`` — one attributed visit per person, store and day (UTC): the earliest
-   attributed visit of that day;
-4. ``ranked`` — the touches of each unit ranked with window functions
-   (``ROW_NUMBER``/``COUNT``/``SUM OVER (PARTITION BY unit)``), and the credit of each
-   touch computed in SQL for every rule-based model; the data-driven ``markov`` model
-   fetches the exposed paths set-based, solves the removal effects exactly in
-   :mod:`campaigns.markov`, and passes them back as per-channel weights, so the
-   per-visit split still happens in SQL.
+1. ``ff_touches`` — store visits (classes ``visitor`` and ``engaged``; passers-by are never
+   attributed) joined to the identity links valid at the visit start and not revoked
+   (``lv``), joined to the campaign's exposures of the same person_key inside the window
+   before the visit: ``-skew <= visit - exposure <= window(kind)`` (skew = 10 s);
+2. ``ff_ranked`` — per person, store and UTC day only the earliest attributed visit
+   (``MIN(visit_at) OVER (PARTITION BY ...)``), its touches ranked with window functions
+   (``ROW_NUMBER``, ``COUNT``, ``SUM ... OVER``) and each touch's credit computed in SQL
+   for every rule-based model. The data-driven ``markov`` model fetches the exposed paths
+   set-based (two queries), solves the removal effects exactly in
+   :mod:`campaigns.markov`, and passes them back as per-channel weights, so the per-visit
+   split still happens in SQL.
 
 The lift counts are per person and arm (people who could be observed: with an identity
 link not revoked overlapping the report period), also computed in SQL; the statistics
