@@ -129,3 +129,37 @@ def test_unknown_model_is_one_line_exit_2(db: str) -> None:
     assert code == 2
     assert err.strip().startswith("error: 'model' must be one of")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_links_import_and_revoke_by_person(db: str, tmp_path: Path) -> None:
+    """JSON-lines links import idempotently; revoking by e-mail revokes that person's links."""
+    path = tmp_path / "links.jsonl"
+    path.write_text(
+        '{"device_key": "dk1_a", "person": "Ann@Example.com", "source": "app",'
+        ' "consented_at": "2026-09-01T00:00:00Z"}\n'
+        '{"device_key": "dk1_b", "person": "ann@example.com", "source": "wifi_login",'
+        ' "consented_at": "2026-09-01T00:00:00Z"}\n'
+        '{"device_key": "dk1_c", "person": "bob@example.com", "source": "app",'
+        ' "consented_at": "2026-09-01T00:00:00Z"}\n'
+    )
+    code, out, err = _run("campaigns", "import-links", str(path), "--db", db, "--json")
+    assert code == 0, err
+    assert json.loads(out)["inserted"] == 3
+    code, out, _ = _run("campaigns", "import-links", str(path), "--db", db, "--json")
+    assert json.loads(out)["inserted"] == 0
+    code, out, _ = _run(
+        "campaigns", "revoke-link", "--person", " ANN@example.com", "--db", db, "--json"
+    )
+    assert code == 0
+    assert json.loads(out) == {"revoked": 2}
+    engine = make_engine(db)
+    with engine.connect() as conn:
+        live = set(
+            conn.execute(
+                select(models.IdentityLink.device_key).where(
+                    models.IdentityLink.revoked_at.is_(None)
+                )
+            ).scalars()
+        )
+    engine.dispose()
+    assert live == {"dk1_c"}
