@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from campaigns.identity import IdentifierError, person_key
+from campaigns.identity import IdentifierError, IdentifierKind, person_key
 from campaigns.model import (
     CampaignError,
     Exposure,
@@ -136,12 +136,8 @@ def _person(row: Mapping[str, Any], default_country_code: str | None) -> str:
         )
     try:
         if hashed is not None:
-            key = person_key(hashed, default_country_code=default_country_code)
-            if len(hashed) != 64:
-                raise _RowProblemError(
-                    "person_key", f"must be 64 hex characters (got {len(hashed)})"
-                )
-            return key
+            # the person_key column is never hashed again: it must already be the digest
+            return person_key(hashed, kind=IdentifierKind.PERSON_KEY)
         assert raw is not None  # noqa: S101 - narrowed by the check above
         return person_key(raw, default_country_code=default_country_code)
     except IdentifierError as exc:

@@ -164,3 +164,12 @@ def test_links_parse_with_validity() -> None:
     assert [(e.line, e.field) for e in r.errors] == [(3, "row"), (4, "source")]
     assert r.rows[0].valid_from == r.rows[0].consented_at
     assert r.rows[0].active_at(datetime(2026, 11, 5, tzinfo=UTC))
+
+
+def test_person_key_column_is_never_rehashed() -> None:
+    """A 64-character non-hex person_key is an error, not silently hashed as a loyalty id."""
+    text = (
+        "person_key,ts,kind,channel,group\n" + "z" * 64 + ",2026-11-02T09:15:00Z,click,tv,exposed\n"
+    )
+    r = parse_exposures(text, FileFormat.CSV, "c-1")
+    assert [(e.line, e.field) for e in r.errors] == [(2, "person_key")]
