@@ -136,10 +136,10 @@ class BankChain:
         return row
 
     def filter(self, tick: Tick) -> np.ndarray:
-        # one dict lookup per distinct device in the batch, not per reading
-        unique_keys, inverse = np.unique(np.array(tick.keys), return_inverse=True)
-        unique_rows = np.fromiter((self.row_of(k) for k in unique_keys.tolist()), np.intp)
-        rows = unique_rows[inverse.ravel()]
+        get = self.rows.get
+        rows = np.array([get(k, -1) for k in tick.keys], dtype=np.intp)
+        for i in np.flatnonzero(rows < 0).tolist():  # first sight of a device: allocate
+            rows[i] = self.row_of(tick.keys[i])
         self.bank.update(self.slots[rows, tick.sensor], tick.t_s, tick.rssi_dbm)
         return rows
 
