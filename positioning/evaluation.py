@@ -289,12 +289,12 @@ def _score_device(
         if not changed or b - a < min_stay_s:
             continue
         acc.changes += 1
-        lo = a - lookback_s
-        match = next((s for s in stays if s[0] == zone and s[2] > lo and s[1] < b), None)
+        window_start = a - lookback_s
+        match = next((s for s in stays if s[0] == zone and s[2] > window_start and s[1] < b), None)
         if match is None:
             acc.missed += 1
             continue
-        acc.latencies.append(abs(max(match[1], lo) - a))
+        acc.latencies.append(abs(max(match[1], window_start) - a))
         emitted = next(
             (e.emitted_at_s for e in enters if e.event.zone == zone and e.event.ts_s == match[1]),
             None,

@@ -1,0 +1,82 @@
+"""Accuracy bar of issue 3 on the default simulated store: every metric, pass or fail.
+
+Simulates the default store for ``--minutes`` (default 60) with several seeds, writes
+each run to a temporary directory, evaluates it through the real decoders and the
+tracker (``edge_agent.evaluate``), and prints per seed and pooled (mean over seeds)
+figures for BLE devices against the bar, plus Wi-Fi figures and the randomized-MAC
+device-count estimate for reference. Not a timed test: it reports, it does not assert.
+
+    python benchmarks/accuracy.py                     # 60 min x seeds 1, 2, 3
+    python benchmarks/accuracy.py --minutes 120 --seeds 1 2 3 4 5 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+from pathlib import Path
+
+from edge_agent.evaluate import BAR, EvaluationReport, bar_verdict, evaluate_run
+from hardware.simulator import SimConfig, SimulatedStore, write_run
+
+
+def _run(minutes: float, seed: int, keep: Path | None) -> EvaluationReport:
+    store = SimulatedStore(config=SimConfig(duration_s=minutes * 60.0), seed=seed)
+    if keep is not None:
+        out = keep / f"seed-{seed}"
+        write_run(store, out)
+        return evaluate_run(out)
+    with tempfile.TemporaryDirectory(prefix="footfall-accuracy-") as tmp:
+        write_run(store, Path(tmp))
+        return evaluate_run(Path(tmp))
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--keep", type=Path, default=None, help="Keep the runs in this folder.")
+    parser.add_argument("--json", action="store_true", help="Print the reports as JSON.")
+    args = parser.parse_args()
+    reports = [_run(args.minutes, seed, args.keep) for seed in args.seeds]
+    if args.json:
+        print(json.dumps([r.to_json() for r in reports]))
+        return
+    print(
+        f"default store, {args.minutes:g} simulated minutes of arrivals, seeds {args.seeds}; "
+        "BLE devices scored against the bar"
+    )
+    header = f"{'metric':32s}" + "".join(f"{'seed ' + str(s):>10s}" for s in args.seeds)
+    print(header + f"{'mean':>10s}  bar")
+    for name in BAR:
+        values = [float(getattr(r.ble, name)) for r in reports]
+        mean = _mean(values)
+        cells = "".join(f"{v:10.3f}" for v in values)
+        print(f"{name:32s}{cells}{mean:10.3f}  {bar_verdict(name, mean)}")
+    for name in ("coverage", "passer_by_precision", "passer_by_recall", "dwell_error_p95"):
+        values = [float(getattr(r.ble, name)) for r in reports]
+        print(f"{name:32s}" + "".join(f"{v:10.3f}" for v in values) + f"{_mean(values):10.3f}")
+    for label, attr in (("ble devices", "ble"), ("wifi devices", "wifi")):
+        print(f"{label:32s}" + "".join(f"{getattr(r, attr).devices:10d}" for r in reports))
+    print("\nWi-Fi (all phones, randomized MACs split devices) for reference:")
+    for name in BAR:
+        values = [float(getattr(r.wifi, name)) for r in reports]
+        print(f"{name:32s}" + "".join(f"{v:10.3f}" for v in values) + f"{_mean(values):10.3f}")
+    print("\nrandomized-MAC device count (positioning.devices) vs phones heard:")
+    for seed, r in zip(args.seeds, reports, strict=True):
+        dc = r.device_count
+        print(
+            f"  seed {seed}: true {dc.true_devices}, estimated {dc.estimated} "
+            f"(error {dc.estimate_error:.1%}), naive unique addresses {dc.naive_unique_addresses}"
+        )
+
+
+if __name__ == "__main__":
+    main()
