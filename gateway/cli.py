@@ -36,6 +36,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.
 def register(app: typer.Typer) -> None:
     """Add this package's commands and command groups to the root app."""
     app.add_typer(gateway_app)
+    from gateway.api_cli import register_api
+
+    register_api(gateway_app)
     from gateway.campaigns_cli import register_campaigns
 
     register_campaigns(app)

@@ -1,0 +1,1 @@
+"""Server-rendered dashboard: Jinja2 templates, inline SVG charts, static CSS/JS."""
