@@ -226,6 +226,13 @@ class IngestService:
                 daemon=True,
             )
             keeper.start()
+        # Commits run on a writer thread, so the next batch is validated while the database
+        # works on this one; at most two batches wait (backpressure on the broker via acks).
+        batches: queue.Queue[list[tuple[_Message, Received]] | None] = queue.Queue(maxsize=2)
+        writer = threading.Thread(
+            target=self._writer_loop, args=(client, batches, stop), name="footfall-writer"
+        )
+        writer.start()
         try:
             while not stop.is_set():
                 now = self._monotonic()
@@ -252,7 +259,7 @@ class IngestService:
                     )  # from when we took it: a backlog must not force tiny batches
                     self.metrics.waiting = len(pending)
                 if pending and (batcher.due(self._monotonic()) or stop.is_set()):
-                    self._commit(client, pending, stop)
+                    batches.put(pending)
                     pending = []
                     batcher.reset()
                     self.metrics.waiting = 0
@@ -260,16 +267,28 @@ class IngestService:
                     idle_exit_s is not None
                     and not pending
                     and self._inbox.empty()
+                    and batches.empty()
                     and self._monotonic() - last_activity > idle_exit_s
                 ):
                     break
         finally:
+            batches.put(None)
+            writer.join()
             stop_housekeeping.set()
             if keeper is not None:
                 keeper.join()
             self._run_housekeeping(force=True)
             client.disconnect()
             client.loop_stop()
+
+    def _writer_loop(
+        self,
+        client: Any,
+        batches: queue.Queue[list[tuple[_Message, Received]] | None],
+        stop: threading.Event,
+    ) -> None:
+        while (batch := batches.get()) is not None:
+            self._commit(client, batch, stop)
 
     def _housekeeping_loop(self, stop: threading.Event) -> None:
         while not stop.wait(0.5):

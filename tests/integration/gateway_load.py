@@ -190,7 +190,7 @@ def build_stream(
         for q in queues:
             if q:
                 order.append(q.pop(0))
-    n_bad = max(1, round(len(valid) * malformed_fraction))
+    n_bad = max(1, round(len(valid) * malformed_fraction)) if malformed_fraction > 0 else 0
     bad = [_malformed(rng, i, agent_names(agents, stores)) for i in range(n_bad)]
     for m in bad:
         order.insert(rng.randrange(len(order) + 1), m)
