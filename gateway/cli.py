@@ -100,6 +100,9 @@ def ingest_command(
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port (0: any).")
     ] = None,
+    mqtt_protocol: Annotated[
+        str | None, typer.Option("--mqtt-protocol", help="5 (default) or 3.1.1.")
+    ] = None,
     migrate: Annotated[
         bool, typer.Option("--migrate", help="Apply pending migrations before starting.")
     ] = False,
@@ -122,6 +125,7 @@ def ingest_command(
         mqtt_client_id=client_id,
         shared_group=shared_group,
         metrics_port=metrics_port,
+        mqtt_protocol=mqtt_protocol,
     )
     try:
         check_schema(settings.database_url, migrate=migrate)

@@ -180,12 +180,22 @@ class IngestService:
         from paho.mqtt.properties import Properties
 
         s = self.settings
+        v5 = s.mqtt_protocol == "5"
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=s.mqtt_client_id,
-            protocol=mqtt.MQTTv5,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
             manual_ack=True,
         )
+        if not v5 and self._shared_group:
+            _LOGGER.warning(
+                "MQTT 3.1.1 cannot tell whether the broker supports shared subscriptions: "
+                "subscribing without '$share/%s/' (every gateway receives every event; "
+                "still stored once). Use mqtt_protocol=5 to share the stream.",
+                self._shared_group,
+            )
+            self._shared_group = None
         if s.mqtt_username is not None:
             password = s.mqtt_password.get_secret_value() if s.mqtt_password else None
             client.username_pw_set(s.mqtt_username, password)
@@ -199,12 +209,15 @@ class IngestService:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.reconnect_delay_set(min_delay=1, max_delay=int(RETRY_CAP_S))
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = s.mqtt_session_expiry_s
-        props.ReceiveMaximum = s.mqtt_receive_maximum
-        client.connect_async(
-            s.mqtt_host, s.mqtt_port, keepalive=30, clean_start=False, properties=props
-        )
+        if v5:
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = s.mqtt_session_expiry_s
+            props.ReceiveMaximum = s.mqtt_receive_maximum
+            client.connect_async(
+                s.mqtt_host, s.mqtt_port, keepalive=30, clean_start=False, properties=props
+            )
+        else:
+            client.connect_async(s.mqtt_host, s.mqtt_port, keepalive=30)
         return client
 
     def run(self, stop: threading.Event, *, idle_exit_s: float | None = None) -> None:

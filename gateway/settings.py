@@ -7,6 +7,7 @@ a :class:`GatewaySettings` (or the plain values it needs) as an argument.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,8 @@ class GatewaySettings(BaseSettings):
     mqtt_password: SecretStr | None = None
     mqtt_tls: bool = False
     mqtt_ca_file: Path | None = None
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
+    """MQTT 5 (shared subscriptions, receive maximum); 3.1.1 for brokers such as amqtt."""
     mqtt_client_id: str = "footfall-gateway"
     """Also the persistent-session name: two gateways must not share it."""
     mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
