@@ -546,3 +546,48 @@ def test_tls_broker_verified_with_the_configured_ca(
         assert "failed TLS verification" in bad.stderr.decode()
     finally:
         broker.stop()
+
+
+def test_sigterm_flushes_and_says_offline(
+    own_mosquitto: Mosquitto, tmp_path: Path, agent_id: str, subscriber_factory: list[Subscriber]
+) -> None:
+    """SIGTERM stops the agent within seconds: exit 0, events delivered, retained offline status."""
+    outbox = tmp_path / "outbox.sqlite"
+    config = write_config(
+        tmp_path / "agent.toml", agent_id=agent_id, port=own_mosquitto.port, outbox=outbox
+    )
+    sub = Subscriber(own_mosquitto.port, f"footfall/v1/{STORE}/{agent_id}")
+    sub.start()
+    subscriber_factory.append(sub)
+    proc = subprocess.Popen(
+        agent_cmd(
+            config,
+            "--simulate",
+            "--sim",
+            "synthetic",
+            "--speed",
+            "30",
+            "--keep-running",
+            "--duration-s",
+            "7200",
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until(lambda: len(sub.events()) > 20, 60, "some events")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err.decode()[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    wait_until(lambda: sub.statuses and sub.statuses[-1]["state"] == "offline", 10, "offline")
+    last_seq = persisted_last_seq(outbox)
+    with sqlite3.connect(outbox) as db:
+        kept = {int(r[0]) for r in db.execute("SELECT seq FROM events")}
+    # Whatever was not acknowledged before the exit is still in the outbox for the next start.
+    wanted = set(range(1, last_seq + 1)) - kept
+    wait_until(lambda: {e["seq"] for e in sub.events()} >= wanted, 20, "all sent events")
+    assert {e["seq"] for e in sub.events()} | kept == set(range(1, last_seq + 1))
