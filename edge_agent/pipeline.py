@@ -270,8 +270,9 @@ class KalmanTracker:
     remembered here, since :class:`PresenceEvent` does not carry it, and forgotten at
     its ``visit_end`` (or after the visit gap plus the eviction margin).
 
-    A reconfiguration closes every open zone and visit (reason ``stream_closed``) and
-    starts a new tracker: filters and dwell machines are not carried across configs.
+    New thresholds close every open zone and visit (reason ``stream_closed``) and start
+    a new tracker: filters and dwell machines are not carried across configs. New
+    proximity zones alone change nothing here (zones come from ``sensor_zones``).
     """
 
     def __init__(
@@ -329,6 +330,10 @@ class KalmanTracker:
         }
 
     def reconfigure(self, zones: Sequence[ZoneSettings], thresholds: ThresholdSettings) -> None:
+        # Proximity zones do not drive this tracker (its zones come from sensor_zones):
+        # only new thresholds restart it.
+        if thresholds == self._thresholds:
+            return
         self._flush_into_carry()
         self._carry.extend(self._tag(self._tracker.close()))
         self._tracker = self._build(thresholds)
