@@ -131,8 +131,9 @@ def _touches_sql(dialect: str, *, kind_windows: bool) -> str:
     sv_at = "+sv.started_at" if dialect == "sqlite" else "sv.started_at"
     zones = "CAST(sv.zones AS TEXT)" if dialect == "postgresql" else "sv.zones"
     return f"""WITH lv AS (
-  SELECT DISTINCT l.person_key, sv.store_id, {_day(dialect, "sv.started_at")} AS day,
-         sv.started_at, {_epoch(dialect, "sv.started_at")} AS v_s, {zones} AS zones
+  SELECT l.person_key, sv.store_id, sv.started_at,
+         MIN({_day(dialect, "sv.started_at")}) AS day,
+         MIN({_epoch(dialect, "sv.started_at")}) AS v_s, MIN({zones}) AS zones
   FROM store_visits sv
   JOIN identity_links l ON l.device_key = sv.device_key
   WHERE l.revoked_at IS NULL
@@ -140,6 +141,7 @@ def _touches_sql(dialect: str, *, kind_windows: bool) -> str:
     AND (l.valid_to IS NULL OR sv.started_at < l.valid_to)
     AND sv.visit_class IN :visit_classes
     AND {sv_at} >= :visit_from AND {sv_at} < :visit_to
+  GROUP BY l.person_key, sv.store_id, sv.started_at
 ),
 touches AS (
   SELECT lv.person_key, lv.store_id, lv.day, lv.started_at AS visit_at, lv.zones,
@@ -152,6 +154,25 @@ touches AS (
     AND lv.v_s - {_epoch(dialect, "e.ts")} <= {window}
 )
 SELECT * FROM touches"""
+
+
+def _tune(conn: Connection) -> None:
+    """Per-connection settings for one large analytical read.
+
+    SQLite: memory-map the file and a 128 MiB page cache (random index look-ups into
+    ``exposures`` otherwise cost a system call each), temporary tables in memory.
+    PostgreSQL: enough ``work_mem`` for this transaction that sorts and hashes stay in
+    memory instead of spilling to disk.
+    """
+    if conn.dialect.name == "sqlite":
+        for pragma in (
+            "PRAGMA mmap_size=4294967296",
+            "PRAGMA cache_size=-131072",
+            "PRAGMA temp_store=MEMORY",
+        ):
+            conn.exec_driver_sql(pragma)
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
 
 
 def _materialize(conn: Connection, name: str, sql: str, params: Mapping[str, Any]) -> None:
@@ -340,6 +361,7 @@ def attribution_report(
         if upper != float("inf")
     )
     with engine.connect() as conn:
+        _tune(conn)
         try:
             _materialize(conn, "ff_touches", _touches_sql(dialect, kind_windows=True), params)
             if options.model == MARKOV:
@@ -516,6 +538,7 @@ def lift_report(engine: Engine, campaign_id: str, options: ReportOptions | None 
     params = {**_common_params(campaign, options), "groups": ["exposed", "control"]}
     sections: dict[str, list[dict[str, Any]]] = {}
     with engine.connect() as conn:
+        _tune(conn)
         arms, mixed = _arm_counts(conn, dialect, params, kind_windows=True)
         exposed = arms.get("exposed", ArmCounts(0, 0, 0, 0))
         control = arms.get("control", ArmCounts(0, 0, 0, 0))
