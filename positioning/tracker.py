@@ -90,9 +90,11 @@ DEFAULT_TUNING: Mapping[str, SignalTuning] = {
 
 def _default_dwell() -> dict[str, DwellConfig]:
     return {
-        # ~1 classification a second: four seconds and three agreeing classifications confirm
-        # a zone (the enter is back-dated to the first, so dwell and latency do not pay for it)
-        "ble": DwellConfig(confirm_enter_s=4.0, confirm_min_samples=3, grace_exit_s=15.0),
+        # ~1 classification a second: ten seconds and seven agreeing classifications confirm
+        # a zone. The enter is back-dated to the first, so dwell and zone times do not pay
+        # for it; only a live view waits. Tuned on the simulator (docs/evaluation.md): 4 s
+        # let short flickers near zone edges through, 12 s started to lose short stays.
+        "ble": DwellConfig(confirm_enter_s=10.0, confirm_min_samples=7, grace_exit_s=15.0),
         # one burst every 30-120 s: a burst places the device, silence closes it after 4 min
         "wifi": DwellConfig(confirm_enter_s=0.0, confirm_min_samples=1, grace_exit_s=240.0),
     }
