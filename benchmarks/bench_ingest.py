@@ -8,12 +8,16 @@ store-visit merge running beside it, exactly as ``footfall gateway ingest``).
 Repeated ``--repeats`` times in one run; prints medians and the ratio.
 
     python benchmarks/bench_ingest.py [--events 100000] [--repeats 3] [--json]
+
+BENCH_DEBUG=1 also prints the time spent committing; BENCH_VISITS_EVERY_S sets how
+often the visit merge runs beside ingest (default 1 s).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -87,14 +91,15 @@ def bare_rate(port: int, stream: Stream, run: int) -> float:
 def gateway_rate(port: int, url: str, stream: Stream, run: int) -> float:
     """Events/s the gateway commits into PostgreSQL draining the same queued stream."""
     settings = GatewaySettings(
-        database_url=url, mqtt_port=port, mqtt_client_id=f"bench-gw-{run}", visits_every_s=1.0
+        database_url=url,
+        mqtt_port=port,
+        mqtt_client_id=f"bench-gw-{run}",
+        visits_every_s=float(os.environ.get("BENCH_VISITS_EVERY_S", "1.0")),
     )
     ingest = build_ingest(settings)
     try:
         with ingest.engine.begin() as conn:
-            conn.execute(
-                text("TRUNCATE presence_events, visit_dirty, store_visits, agents")
-            )
+            conn.execute(text("TRUNCATE presence_events, visit_dirty, store_visits, agents"))
         stop = threading.Event()
         first = threading.Thread(
             target=ingest.service.run, args=(stop,), kwargs={"idle_exit_s": 0.5}
@@ -117,6 +122,9 @@ def gateway_rate(port: int, url: str, stream: Stream, run: int) -> float:
             stored = conn.execute(text("SELECT COUNT(*) FROM presence_events")).scalar_one()
         if stored != len(stream.event_ids):
             raise RuntimeError(f"stored {stored} events, expected {len(stream.event_ids)}")
+        if os.environ.get("BENCH_DEBUG"):
+            m = ingest.service.metrics
+            print(f"  {elapsed:.2f} s, committing {m.latency_sum_s:.2f} s, {m.batches} batches")
         return len(stream.event_ids) / elapsed
     finally:
         ingest.close()

@@ -127,31 +127,63 @@ def _driver(conn: Connection) -> Any:
     return conn.connection.driver_connection
 
 
-def _copy_events(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
-    """PostgreSQL: COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING.
+def _copy_rows(events: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    rows = []
+    for ev in events:
+        zones = ev["zones"]
+        rows.append(
+            (
+                ev["event_id"],
+                ev["store_id"],
+                ev["agent_id"],
+                ev["seq"],
+                ev["kind"],
+                ev["ts"],
+                ev["device_key"],
+                ev["id_class"],
+                ev["zone"],
+                ev["dwell_s"],
+                json.dumps(zones) if zones is not None else None,
+                ev["rssi_dbm"],
+                ev["reason"],
+                ev["received_at"],
+            )
+        )
+    return rows
 
-    COPY itself cannot skip duplicates, so it fills a per-connection temporary
-    table (emptied at commit) and the unique key filters on the way across.
+
+def _copy_events(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY straight into ``presence_events``; on a duplicate, the slow path.
+
+    COPY cannot skip duplicates, and a redelivered message carries events we hold.
+    So the COPY runs inside a savepoint: usually nothing is a duplicate and it
+    stands; otherwise it is rolled back and the rows go through a per-connection
+    temporary table and one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``.
     """
+    import psycopg
+
     cols = ", ".join(_EVENT_COLUMNS)
+    rows = _copy_rows(events)
     raw = _driver(conn)
     with raw.cursor() as cur:
+        cur.execute("SAVEPOINT footfall_copy")
+        try:
+            with cur.copy(f"COPY presence_events ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT footfall_copy")
+        else:
+            cur.execute("RELEASE SAVEPOINT footfall_copy")
+            return
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS _ingest_events "  # noqa: S608 - constant names
             f"AS SELECT {cols} FROM presence_events WITH NO DATA"
         )
         cur.execute("TRUNCATE _ingest_events")
         with cur.copy(f"COPY _ingest_events ({cols}) FROM STDIN") as copy:
-            for ev in events:
-                zones = ev["zones"]
-                copy.write_row(
-                    tuple(
-                        (json.dumps(zones) if zones is not None else None)
-                        if c == "zones"
-                        else ev[c]
-                        for c in _EVENT_COLUMNS
-                    )
-                )
+            for row in rows:
+                copy.write_row(row)
         cur.execute(
             f"INSERT INTO presence_events ({cols}) SELECT {cols} FROM _ingest_events "  # noqa: S608
             "ON CONFLICT (event_id) DO NOTHING"
@@ -160,7 +192,7 @@ def _copy_events(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
 
 def write_batch(conn: Connection, items: Sequence[Received]) -> WriteCounts:
     """Write ``items`` on ``conn`` (the caller owns the transaction and commits it)."""
-    events: list[dict[str, Any]] = []
+    events: dict[str, dict[str, Any]] = {}  # by event_id: a message twice in one batch
     dead: list[dict[str, Any]] = []
     occupancy: dict[tuple[str, str, str, datetime], dict[str, Any]] = {}
     stores: dict[str, datetime] = {}
@@ -186,7 +218,7 @@ def write_batch(conn: Connection, items: Sequence[Received]) -> WriteCounts:
                 "health": "ok",
             }
             for ev in outcome.events:
-                events.append(ev.row(at))
+                events[ev.event_id] = ev.row(at)
                 lo = ev.ts - timedelta(seconds=ev.dwell_s or 0.0)
                 dkey = (ev.store_id, ev.device_key)
                 old = dirty.get(dkey)
@@ -227,9 +259,9 @@ def write_batch(conn: Connection, items: Sequence[Received]) -> WriteCounts:
         ["id"],
     )
     if conn.dialect.name == "postgresql" and len(events) >= COPY_MIN_ROWS:
-        _copy_events(conn, events)
+        _copy_events(conn, list(events.values()))
     else:
-        _insert_ignore(conn, _table(PresenceEventRow), events, ["event_id"])
+        _insert_ignore(conn, _table(PresenceEventRow), list(events.values()), ["event_id"])
     _insert_ignore(conn, _table(DeadLetter), dead, ["topic", "payload_sha256"])
     _insert_ignore(
         conn,

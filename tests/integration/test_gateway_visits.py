@@ -179,3 +179,19 @@ def test_metrics_endpoint_serves_prometheus_text() -> None:
             urllib.request.urlopen(f"http://127.0.0.1:{server.port}/other", timeout=5)
     finally:
         server.close()
+
+
+def test_large_batches_with_redeliveries_store_each_event_once(engine: Engine) -> None:
+    """Batches big enough for COPY stay idempotent when they repeat events already stored."""
+    a = Agent("entrance")
+    first = [a.message(a.stay(i * 100, i * 100 + 50, "shoes")) for i in range(60)]
+    second = [a.message(a.stay(i * 100, i * 100 + 50, "tills")) for i in range(60, 120)]
+    store(engine, *first)
+    store(engine, *first[30:], *second, first[0])
+    store(engine, *second)
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(PresenceEventRow)).scalar_one()
+        distinct = conn.execute(
+            select(func.count(func.distinct(PresenceEventRow.event_id)))
+        ).scalar_one()
+    assert stored == distinct == 120 * 4
