@@ -205,6 +205,25 @@ def refuse(request: Request, status: int, reason: str, presented: str | None) ->
     return HTTPException(403, detail=reason)
 
 
+def presented_key(request: Request) -> tuple[str | None, str | None]:
+    """The key a request presents, or why its credentials are unusable.
+
+    An ``Authorization`` header that is not ``Bearer <key>``, or two headers carrying
+    different keys, is refused outright rather than falling back to the other header.
+    """
+    auth = request.headers.get("authorization")
+    header = request.headers.get("x-api-key")
+    bearer: str | None = None
+    if auth is not None:
+        scheme, _, credentials = auth.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            return credentials or auth, "malformed Authorization header"
+        bearer = credentials.strip()
+    if bearer is not None and header is not None and bearer != header:
+        return bearer, "two different keys in Authorization and X-API-Key"
+    return bearer or header, None
+
+
 def require(*roles: Role) -> Any:
     """A dependency admitting keys of ``roles`` (and ``admin``); 401 without a valid key."""
     allowed = frozenset({Role.ADMIN, *roles})
@@ -216,7 +235,10 @@ def require(*roles: Role) -> Any:
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
         header: Annotated[str | None, Security(_header)],
     ) -> Principal:
-        presented = bearer.credentials if bearer is not None else header
+        del bearer, header  # declared for the OpenAPI security schemes; read raw below
+        presented, problem = presented_key(request)
+        if problem is not None:
+            raise refuse(request, 401, problem, presented)
         if not presented:
             raise refuse(request, 401, "missing", None)
         principal, reason = authenticate(db, presented)

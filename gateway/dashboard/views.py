@@ -38,6 +38,7 @@ from gateway.api.auth import (
     Role,
     authenticate,
     hash_key,
+    presented_key,
     principal_from_session,
     refuse,
     session_token,
@@ -161,9 +162,9 @@ class _LoginRequiredError(Exception):
 
 def _principal(request: Request, session: Session) -> Principal | None:
     state = request.app.state
-    header = request.headers.get("x-api-key")
-    auth = request.headers.get("authorization", "")
-    presented = header or (auth[7:] if auth.lower().startswith("bearer ") else None)
+    presented, problem = presented_key(request)
+    if problem is not None:
+        raise refuse(request, 401, problem, presented)
     if presented:
         principal, reason = authenticate(session, presented)
         if principal is None:

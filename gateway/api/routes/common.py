@@ -16,6 +16,7 @@ MAX_PERIOD_DAYS = 400
 DEFAULT_PERIOD_DAYS = 30
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "The body cannot be parsed (not JSON, bad form)."},
     401: {"model": ErrorOut, "description": "No valid API key (missing, unknown or revoked)."},
     403: {"model": ErrorOut, "description": "The key's role may not do this."},
     413: {"model": ErrorOut, "description": "Request body too large."},

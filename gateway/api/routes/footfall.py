@@ -143,7 +143,7 @@ def occupancy(
 @router.get(
     "/occupancy/stream",
     dependencies=[LIVE],
-    response_class=StreamingResponse,
+    response_model=None,
     responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
 )
 async def occupancy_stream(

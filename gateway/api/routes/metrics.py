@@ -16,7 +16,7 @@ router = APIRouter(tags=["metrics"], responses=ERRORS)
 @router.get(
     "/metrics",
     dependencies=[require(Role.TECHNICIAN)],
-    response_class=PlainTextResponse,
+    response_model=None,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 def metrics(request: Request, session: SessionDep) -> PlainTextResponse:
