@@ -45,6 +45,8 @@ DeviceKey = Annotated[
     str, Field(min_length=4, max_length=128, pattern=r"^[\x21-\x7e]+$"), AfterValidator(_keyed)
 ]
 
+Scalar = int | float | str | None
+
 _STRICT = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=True)
 
 
@@ -98,7 +100,8 @@ class StatusPayload(BaseModel):
     version: Annotated[str, Field(max_length=64)] | None = None
     at: AwareDatetime | None = None
     uptime_s: Annotated[FiniteFloat, Field(ge=0.0)] | None = None
-    counters: dict[str, int | float | str | None] | None = None
+    counters: dict[str, Scalar | dict[str, Scalar]] | None = None
+    """Flat counters, or one level of named groups of them (``drops`` by reason)."""
     health: Annotated[str, Field(max_length=32)] | None = None
 
 

@@ -293,3 +293,20 @@ def test_agent_payload_builder_is_accepted() -> None:
     result = classify(TOPIC, raw, NOW, LIMITS)
     assert isinstance(result, EventBatch), result
     assert result.events[0].event_id == "entrance-a:000000000007"
+
+
+def test_agent_status_payload_is_accepted() -> None:
+    """The agent's own status (drops grouped by reason in the counters) is read, not refused."""
+    payloads = pytest.importorskip("edge_agent.payloads")
+    raw = payloads.status_payload(
+        online=True,
+        version="0.1.0",
+        now_s=NOW.timestamp(),
+        uptime_s=12.0,
+        counters={"adverts_per_s": 1.5, "outbox_age_s": None, "drops": {"outbox_full": 3}},
+        config={"version": "v7", "applied": True},
+    )
+    result = classify("footfall/v1/krakow-01/entrance-a/status", raw, NOW, LIMITS)
+    assert isinstance(result, StatusRecord), result
+    assert result.counters is not None
+    assert result.counters["drops"] == {"outbox_full": 3}
