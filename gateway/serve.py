@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from gateway.api.app import create_app
 from gateway.api.mqtt import MqttPublisher, MqttTarget
 from gateway.api.settings import ApiSettings
+from gateway.bootstrap import Ingest
 from gateway.settings import GatewaySettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Served:
     engine: Engine
     threads: list[tuple[str, Callable[[threading.Event], None]]] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    ingest: Ingest | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     _running: list[threading.Thread] = field(default_factory=list)
 
@@ -113,7 +115,7 @@ def build(gateway: GatewaySettings, api: ApiSettings, *, ingest: bool = True) ->
         clock=_now,
         ingest_metrics=ingest_metrics,
     )
-    return Served(app, engine, threads, closers)
+    return Served(app, engine, threads, closers, wired if ingest else None)
 
 
 def serve(gateway: GatewaySettings, api: ApiSettings, *, ingest: bool = True) -> None:

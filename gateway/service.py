@@ -112,6 +112,7 @@ class IngestService:
         self._generation = 0
         self._shared_group = settings.shared_group
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
         self._client: Any = None
 
     # -- paho callbacks (network thread) ---------------------------------------------------
@@ -140,7 +141,16 @@ class IngestService:
         )
         self._connected.set()
 
+    def wait_subscribed(self, timeout_s: float) -> bool:
+        """Block until the broker acknowledged our subscription (False on timeout).
+
+        Events published before that reach no session of ours: a caller that starts
+        agents and the gateway together (``footfall demo``) waits here first.
+        """
+        return self._subscribed.wait(timeout_s)
+
     def _on_subscribe(self, client: Any, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
+        self._subscribed.set()
         if self._shared_group and any(
             getattr(c, "value", c) == SHARED_SUBS_UNSUPPORTED for c in codes
         ):
