@@ -35,6 +35,7 @@ from gateway.api.settings import ApiSettings
 _LOGGER = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+_APP_LEVEL = (API_PREFIX, "/dashboard", "/login", "/logout", "/static")
 
 
 class ApiMetrics:
@@ -95,6 +96,8 @@ class _MetricsMiddleware:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
+            if path.startswith("/") and path != "/" and not path.startswith(_APP_LEVEL):
+                path = API_PREFIX + path  # routes of included routers carry their local path
             self.metrics.record(scope.get("method", "-"), path, status)
 
 
@@ -187,6 +190,7 @@ def create_app(
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=f"{API_PREFIX}/redoc",
+        swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
     )
     engine = session_factory.kw.get("bind")
     if engine is None:

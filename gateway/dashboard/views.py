@@ -65,6 +65,17 @@ DASH = "-"  # shown for a value that does not exist (not for a suppressed one)
 MARKETING = frozenset({Role.ADMIN, Role.MARKETER})
 TECHNICAL = frozenset({Role.ADMIN, Role.TECHNICIAN})
 LIVE = frozenset({Role.ADMIN, Role.MARKETER, Role.TECHNICIAN})
+PUBLIC_PATHS = frozenset({"/", "/login", "/logout"})
+PAGE_ROLES: dict[str, frozenset[Role]] = {
+    "/dashboard": MARKETING,
+    "/dashboard/stores/{store_id}": MARKETING,
+    "/dashboard/stores/{store_id}/zones/{zone}": MARKETING,
+    "/dashboard/campaigns": MARKETING,
+    "/dashboard/campaigns/{campaign_id}": MARKETING,
+    "/dashboard/agents": TECHNICAL,
+    "/dashboard/occupancy/stream": LIVE,
+}
+"""Who may open each dashboard page (the auth-matrix test holds every route to this)."""
 
 
 # --- page model ---------------------------------------------------------------------------
