@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api import security
-from gateway.api.auth import ApiKeyError
+from gateway.api.auth import ApiKeyError, ApiKeyNotFoundError
 from gateway.api.config_push import Publisher
 from gateway.api.queries import ConflictError, NotFoundError
 from gateway.api.routes.common import RowsRefusedError
@@ -150,6 +150,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(ConflictError, conflict)
+    app.add_exception_handler(ApiKeyNotFoundError, not_found)
     app.add_exception_handler(ApiKeyError, invalid)
     app.add_exception_handler(CampaignError, invalid)
     app.add_exception_handler(ReportError, invalid)

@@ -57,6 +57,10 @@ class ApiKeyError(ValueError):
     """A key operation the caller asked for cannot be done (duplicate name, unknown key)."""
 
 
+class ApiKeyNotFoundError(ApiKeyError):
+    """No key has that id or name."""
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who made a request: the key's id, name and role."""
@@ -121,7 +125,7 @@ def revoke_key(session: Session, key: int | str, now: datetime) -> ApiKeyInfo:
     stmt = stmt.where(ApiKey.id == key) if isinstance(key, int) else stmt.where(ApiKey.name == key)
     row = session.scalars(stmt).first()
     if row is None:
-        raise ApiKeyError(f"'key' {key!r} does not exist")
+        raise ApiKeyNotFoundError(f"'key' {key!r} does not exist")
     if row.revoked_at is None:
         row.revoked_at = now
         session.commit()
