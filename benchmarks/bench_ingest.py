@@ -49,7 +49,7 @@ def _paho_session(port: int, client_id: str, on_message: Any = None) -> Any:
     )
     if on_message is not None:
         client.on_message = on_message
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 3600
     props.ReceiveMaximum = 2000
     subscribed = threading.Event()

@@ -48,7 +48,7 @@ def connack(shared_available: int | None) -> tuple[Any, Any]:
     props = Properties(PacketTypes.CONNACK)  # type: ignore[no-untyped-call]
     if shared_available is not None:
         props.SharedSubscriptionAvailable = shared_available
-    return ReasonCode(PacketTypes.CONNACK, "Success"), props  # type: ignore[no-untyped-call]
+    return ReasonCode(PacketTypes.CONNACK, "Success"), props
 
 
 def test_connack_without_shared_subscriptions_falls_back(caplog: pytest.LogCaptureFixture) -> None:
@@ -71,7 +71,7 @@ def test_connack_with_shared_subscriptions_keeps_them() -> None:
 def test_suback_refusal_resubscribes_plainly(caplog: pytest.LogCaptureFixture) -> None:
     """SUBACK reason 0x9E (shared subscriptions not supported) triggers a plain subscription."""
     svc, client = service("g"), RecordingClient()
-    codes = [ReasonCode(PacketTypes.SUBACK, identifier=0x9E)]  # type: ignore[no-untyped-call]
+    codes = [ReasonCode(PacketTypes.SUBACK, identifier=0x9E)]
     with caplog.at_level(logging.WARNING, logger="gateway"):
         svc._on_subscribe(client, None, 1, codes, None)
     assert client.subscribed == [subscriptions("footfall/v1", None)]
