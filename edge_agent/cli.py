@@ -176,51 +176,12 @@ def run(
         )
 
 
-@agent_app.command("provision")
-def provision(
-    store_id: Annotated[str, typer.Option("--store", help="Store id (topic level).")],
-    agent_id: Annotated[str, typer.Option("--agent", help="Agent id (topic level).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Make MQTT credentials for one agent: password (shown once), password-file line, ACL."""
-    import secrets
-
-    from edge_agent.provisioning import MOSQUITTO_SALT_BYTES, provision_agent
-
-    try:
-        creds = provision_agent(
-            store_id,
-            agent_id,
-            password_bytes=secrets.token_bytes(24),
-            salt=secrets.token_bytes(MOSQUITTO_SALT_BYTES),
-        )
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "store_id": creds.store_id,
-                    "agent_id": creds.agent_id,
-                    "username": creds.username,
-                    "password": creds.password,
-                    "password_line": creds.password_line,
-                    "acl": creds.acl_block,
-                }
-            )
-        )
-        return
-    typer.echo(f"username: {creds.username}")
-    typer.echo(f"password: {creds.password}   (shown once: put it in the agent's agent.env)")
-    typer.echo("\n# Mosquitto password_file line:")
-    typer.echo(creds.password_line)
-    typer.echo("\n# Mosquitto acl_file block:")
-    typer.echo(creds.acl_block)
-
-
 def register(app: typer.Typer) -> None:
     """Add this package's commands and command groups to the root app."""
     app.add_typer(agent_app)
+    from edge_agent.technician_cli import register_technician
+
+    register_technician(app)
     from edge_agent.evaluate_cli import evaluate_command
 
     app.command("evaluate", help="Score the positioning pipeline on a 'footfall simulate' run.")(

@@ -107,10 +107,14 @@ class CalibrationBeaconSim:
         count = int(seconds * self.adverts_per_s)
         ts = start_ts_s + np.arange(count) / self.adverts_per_s
         rssi = self.p1m_dbm - 10.0 * self.n * math.log10(distance_m)
+        # fading centred on its median: the truth P1m is the median reading at 1 m without
+        # body blocking, the convention of a beacon's "measured power"
+        fading_db = rician_fading_db(rng, self.rician_k, count)
+        fading_db -= np.median(fading_db) if count else 0.0
         values = (
             rssi
             + rng.normal(0.0, self.sigma_db, count)
-            + rician_fading_db(rng, self.rician_k, count)
+            + fading_db
             - self.body_loss_db * (rng.random(count) < self.body_block_share)
         )
         heard = (rng.random(count) < self.capture_probability) & (values >= self.sensitivity_dbm)

@@ -75,7 +75,7 @@ def test_run_with_missing_wifi_interface_fails_clearly(tmp_path: Path) -> None:
 def test_provision_prints_credentials_and_acl_as_json() -> None:
     """Provisioning gives a username, a password, a $7$ password line and the agent's ACL."""
     result = CliRunner().invoke(
-        build_app(), ["agent", "provision", "--store", "s1", "--agent", "a1", "--json"]
+        build_app(), ["provision", "agent", "--store", "s1", "--agent", "a1", "--json"]
     )
     assert result.exit_code == 0
     doc = json.loads(result.output)
