@@ -152,6 +152,7 @@ class WalkSim:
         adverts_per_s: float = 10.0,
         speed_mps: float = 1.0,
         tx_power_dbm: int = -59,
+        store_seed: int = 1,
     ) -> None:
         self.plan = plan if plan is not None else default_store()
         self.radio = radio if radio is not None else RadioModel()
@@ -159,7 +160,9 @@ class WalkSim:
         self.adverts_per_s = adverts_per_s
         self.speed_mps = speed_mps
         self.tx_power_dbm = tx_power_dbm
-        self.channel = Channel(self.plan, self.radio, np.random.default_rng([seed, 7]))
+        # the shadowing field belongs to the store, not to one walk: fingerprints recorded
+        # on one run and a walk test on another (other seeds) see the same store
+        self.channel = Channel(self.plan, self.radio, np.random.default_rng([store_seed, 7]))
 
     def _spot(self, zone: str, rng: np.random.Generator) -> tuple[float, float]:
         """A standing spot inside ``zone``: near its middle, at least 1.5 m from the edge."""
@@ -179,26 +182,29 @@ class WalkSim:
                     f"walk zone must be one of {', '.join(sorted(known))} (got {leg.zone!r})"
                 )
         rng = np.random.default_rng([self.seed, 11])
-        ts_list, xs_list, ys_list = [], [], []
+        # waypoints: stand at each leg's spot; walk to the next one so that the zone
+        # boundary is crossed about when the walk file says the next zone began
+        way_t: list[float] = []
+        way_x: list[float] = []
+        way_y: list[float] = []
         t = start_ts_s
-        here: tuple[float, float] | None = None
-        for leg in legs:
+        for i, leg in enumerate(legs):
             spot = self._spot(leg.zone, rng)
-            count = int(leg.seconds * self.adverts_per_s)
-            local = np.arange(count) / self.adverts_per_s
-            if here is None:
-                xs, ys = np.full(count, spot[0]), np.full(count, spot[1])
+            if i > 0:
+                half_s = math.dist((way_x[-1], way_y[-1]), spot) / self.speed_mps / 2.0
+                half_s = min(half_s, legs[i - 1].seconds / 2.0, leg.seconds / 2.0)
+                way_t.append(t - half_s)
+                way_x.append(way_x[-1])
+                way_y.append(way_y[-1])
+                t_arrive = t + half_s
             else:
-                walk_s = math.dist(here, spot) / self.speed_mps
-                frac = np.clip(local / max(walk_s, 1e-9), 0.0, 1.0)
-                xs = here[0] + (spot[0] - here[0]) * frac
-                ys = here[1] + (spot[1] - here[1]) * frac
-            ts_list.append(t + local)
-            xs_list.append(xs)
-            ys_list.append(ys)
-            here = spot
+                t_arrive = t
+            way_t.append(t_arrive)
+            way_x.append(spot[0])
+            way_y.append(spot[1])
             t += leg.seconds
-        return np.concatenate(ts_list), np.concatenate(xs_list), np.concatenate(ys_list)
+        ts = start_ts_s + np.arange(int((t - start_ts_s) * self.adverts_per_s)) / self.adverts_per_s
+        return ts, np.interp(ts, way_t, way_x), np.interp(ts, way_t, way_y)
 
     def sightings(
         self, keyer: DeviceKeyer, legs: Sequence[WalkLeg], start_ts_s: float
