@@ -16,6 +16,11 @@ device and feeds them in time order. It reads no clock: the shell passes ``now_s
   ``max_devices``, a new device evicts the least recently seen one first
   (``evicted_capacity`` counter, same reason on its events).
 * Deterministic: the same pushes and advances give the same events in the same order.
+* Cost: an observation touches only its own device; a clock tick touches only the devices
+  with a due *timer* (a heap of the next time each device's zone grace period or visit gap
+  can run out), never every silent device. The events are the same as ticking all of
+  them: a device with no due timer would emit nothing and change nothing that is read
+  before its next observation (which expires its candidate itself).
 """
 
 from __future__ import annotations
@@ -85,6 +90,10 @@ class _Device:
     dwell: DwellState
     visit: VisitState
     last_seen_ts_s: float
+    recency: int
+    """When it was last observed, in observations: the ``_devices`` order, as a number."""
+    timer_s: float = math.inf
+    """Time of its live entry in ``_timers`` (``inf``: none)."""
 
 
 @dataclass(slots=True)
@@ -109,6 +118,10 @@ class DeviceTable:
     _watermark_s: float = field(default=-math.inf, init=False)
     _last_tick_s: float = field(default=-math.inf, init=False)
     _counts: _Counts = field(default_factory=_Counts, init=False)
+    _timers: list[tuple[float, str]] = field(default_factory=list, init=False)
+    """Heap of ``(time, device_key)``: from that time on the device may have a zone or a visit
+    to close. Entries whose time is not the device's ``timer_s`` are stale and skipped."""
+    _observed: int = field(default=0, init=False)
 
     def __len__(self) -> int:
         return len(self._devices)
@@ -191,33 +204,81 @@ class DeviceTable:
     # -- internals -------------------------------------------------------------------------
 
     def _observe(self, key: str, observation: ZoneObservation, ts_s: float) -> list[PresenceEvent]:
-        device = self._devices.get(key)
-        events: list[PresenceEvent] = []
+        devices = self._devices
+        device = devices.get(key)
+        self._observed += 1
+        evicted: list[PresenceEvent] | None = None
         if device is None:
-            while len(self._devices) >= self.config.max_devices:
-                oldest = next(iter(self._devices))
+            while len(devices) >= self.config.max_devices:
+                oldest = next(iter(devices))
                 self._counts.evicted_capacity += 1
-                events.extend(self._drop(oldest, dwell.REASON_EVICTED))
-            device = _Device(dwell.initial_state(key), visits.initial_visit_state(key), ts_s)
-            self._devices[key] = device
+                evicted = [*(evicted or ()), *self._drop(oldest, dwell.REASON_EVICTED)]
+            device = _Device(
+                dwell.initial_state(key), visits.initial_visit_state(key), ts_s, self._observed
+            )
+            devices[key] = device
         else:
-            self._devices.move_to_end(key)
-        device.last_seen_ts_s = max(device.last_seen_ts_s, ts_s)
+            devices.move_to_end(key)
+            device.recency = self._observed
+            if ts_s > device.last_seen_ts_s:
+                device.last_seen_ts_s = ts_s
         device.dwell, zone_events = dwell.step(device.dwell, observation, ts_s, self.dwell_config)
         device.visit, visit_events = visits.step(
             device.visit, zone_events, ts_s, self.visit_config, observation.rssi_dbm
         )
-        events.extend(_ordered(zone_events, visit_events))
-        return events
+        self._schedule(device)
+        if zone_events or visit_events:
+            if evicted is None:
+                return _ordered(zone_events, visit_events)
+            return [*evicted, *_ordered(zone_events, visit_events)]
+        return evicted or []
+
+    def _schedule(self, device: _Device) -> None:
+        """Make sure a timer fires by the first time the device's tick could emit an event.
+
+        A tick at ``now_s`` closes the zone when ``now_s - last_support_ts_s > grace_exit_s``
+        and ends the visit when it is active, outside every zone and ``now_s -
+        last_presence_ts_s > visit_gap_s``. Only an earlier time needs a new entry: an
+        existing earlier one fires, finds nothing due and reschedules.
+        """
+        due_s = math.inf
+        state = device.dwell
+        if state.zone is not None:
+            due_s = _earliest(state.last_support_ts_s, self.dwell_config.grace_exit_s)
+        visit = device.visit
+        if visit.active and visit.zone is None:
+            due_s = min(due_s, _earliest(visit.last_presence_ts_s, self.visit_config.visit_gap_s))
+        if due_s < device.timer_s:
+            device.timer_s = due_s
+            heapq.heappush(self._timers, (due_s, state.device_key))
+
+    def _due(self, now_s: float) -> list[_Device]:
+        """Devices whose live timer is at or before ``now_s``, in ``_devices`` order."""
+        timers, devices = self._timers, self._devices
+        due: list[_Device] = []
+        while timers and timers[0][0] <= now_s:
+            timer_s, key = heapq.heappop(timers)
+            device = devices.get(key)
+            if device is not None and device.timer_s == timer_s:
+                device.timer_s = math.inf
+                due.append(device)
+        if len(timers) > 2 * len(devices) + 1024:
+            # Stale entries of evicted or re-timed devices: rebuild from the live ones.
+            timers[:] = [(d.timer_s, k) for k, d in devices.items() if d.timer_s < math.inf]
+            heapq.heapify(timers)
+        due.sort(key=_recency)
+        return due
 
     def _tick_all(self, now_s: float) -> list[PresenceEvent]:
         events: list[PresenceEvent] = []
-        for device in self._devices.values():
+        for device in self._due(now_s):
             device.dwell, zone_events = dwell.tick(device.dwell, now_s, self.dwell_config)
             device.visit, visit_events = visits.step(
                 device.visit, zone_events, now_s, self.visit_config
             )
-            events.extend(_ordered(zone_events, visit_events))
+            self._schedule(device)
+            if zone_events or visit_events:
+                events.extend(_ordered(zone_events, visit_events))
         stale_before = now_s - self.visit_config.visit_gap_s - self.config.eviction_margin_s
         while self._devices:
             key, device = next(iter(self._devices.items()))
@@ -235,6 +296,19 @@ class DeviceTable:
         )
         _, closing = visits.close(state, self.visit_config, reason)
         return _ordered(zone_events, [*visit_events, *closing])
+
+
+def _recency(device: _Device) -> int:
+    return device.recency
+
+
+def _earliest(since_ts_s: float, wait_s: float) -> float:
+    """A time at or before the first ``now_s`` with ``now_s - since_ts_s > wait_s``.
+
+    A few ulps early, so the rounding of the sum never makes a timer fire a tick late;
+    a timer that fires early finds nothing due and is set again.
+    """
+    return since_ts_s + wait_s - 4.0 * math.ulp(abs(since_ts_s) + wait_s)
 
 
 def _ordered(

@@ -162,8 +162,10 @@ def step(
             if _gap_over(state, event.ts_s, cfg):
                 state, ended = _end(state, REASON_VISIT_GAP, cfg)
                 out.append(ended)
-            if not state.active:
-                state = replace(state, active=True, start_ts_s=event.ts_s, zones=())
+            if state.active:
+                start_ts_s, zones = state.start_ts_s, state.zones
+            else:
+                start_ts_s, zones = event.ts_s, ()
                 out.append(
                     PresenceEvent(
                         kind=EventKind.VISIT_START,
@@ -173,24 +175,42 @@ def step(
                         rssi_dbm=event.rssi_dbm,
                     )
                 )
-            zones = state.zones if state.zones[-1:] == (event.zone,) else (*state.zones, event.zone)
-            state = replace(
-                state,
-                zone=event.zone,
-                zones=zones,
-                last_presence_ts_s=max(state.last_presence_ts_s, event.ts_s),
-                peak_rssi_dbm=_peak(state.peak_rssi_dbm, event.rssi_dbm),
+            if zones[-1:] != (event.zone,):
+                zones = (*zones, event.zone)
+            # Fields in declaration order (cheaper than dataclasses.replace on this path).
+            state = VisitState(
+                state.device_key,
+                True,
+                start_ts_s,
+                max(state.last_presence_ts_s, event.ts_s),
+                event.zone,
+                zones,
+                _peak(state.peak_rssi_dbm, event.rssi_dbm),
             )
         elif event.kind is EventKind.ZONE_EXIT and state.active:
-            state = replace(
-                state,
-                zone=None,
-                last_presence_ts_s=max(state.last_presence_ts_s, event.ts_s),
-                peak_rssi_dbm=_peak(state.peak_rssi_dbm, event.rssi_dbm),
+            state = VisitState(
+                state.device_key,
+                True,
+                state.start_ts_s,
+                max(state.last_presence_ts_s, event.ts_s),
+                None,
+                state.zones,
+                _peak(state.peak_rssi_dbm, event.rssi_dbm),
             )
     if state.active and state.zone is not None:
         # Presence itself is extended by the zone events (exits carry the last support).
-        state = replace(state, peak_rssi_dbm=_peak(state.peak_rssi_dbm, rssi_dbm))
+        # The hot path (a device seen again in its zone): a new state only if the peak rose.
+        peak = _peak(state.peak_rssi_dbm, rssi_dbm)
+        if peak is not state.peak_rssi_dbm:
+            state = VisitState(
+                state.device_key,
+                state.active,
+                state.start_ts_s,
+                state.last_presence_ts_s,
+                state.zone,
+                state.zones,
+                peak,
+            )
     if _gap_over(state, now_s, cfg):
         state, ended = _end(state, REASON_VISIT_GAP, cfg)
         out.append(ended)
