@@ -28,8 +28,12 @@ PATH_VALUES = {
     "campaign_id": "spring-1",
     "key_id": "999",
 }
-OPENAPI_PATHS = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/redoc",
-                 "/api/v1/docs/oauth2-redirect"}  # fmt: skip
+OPENAPI_PATHS = {
+    "/api/v1/openapi.json",
+    "/api/v1/docs",
+    "/api/v1/redoc",
+    "/api/v1/docs/oauth2-redirect",
+}
 
 
 @pytest.fixture(scope="module")

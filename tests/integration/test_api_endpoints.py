@@ -123,8 +123,9 @@ async def test_small_cells_are_suppressed_and_k_is_never_lowered(
     assert low["k"] == 10
     high = (await client.get("/api/v1/footfall/dwell?k=100000", headers=h(seeded))).json()
     assert all(b["suppressed"] and b["visits"] is None for b in high["buckets"])
-    days = (await client.get(f"/api/v1/footfall?from={FROM}&to={TO}&k=100000",
-                             headers=h(seeded))).json()  # fmt: skip
+    days = (
+        await client.get(f"/api/v1/footfall?from={FROM}&to={TO}&k=100000", headers=h(seeded))
+    ).json()
     assert all(d["visits"] is None for d in days["days"])
 
 
@@ -133,14 +134,17 @@ async def test_dwell_buckets_count_visits_by_duration(
     client: httpx.AsyncClient, seeded: Seeded
 ) -> None:
     """Each shown dwell bucket holds exactly the visits whose dwell falls in it."""
-    r = await client.get(f"/api/v1/footfall/dwell?store_id={STORE}&from={FROM}&to={TO}",
-                         headers=h(seeded))  # fmt: skip
+    r = await client.get(
+        f"/api/v1/footfall/dwell?store_id={STORE}&from={FROM}&to={TO}", headers=h(seeded)
+    )
     start, end = datetime.fromisoformat(FROM), datetime.fromisoformat(TO)
-    visits = [v for v in _visits(seeded, start, end)
-              if start <= v.started_at < end and v.visit_class != "passer_by"]  # fmt: skip
+    visits = [
+        v
+        for v in _visits(seeded, start, end)
+        if start <= v.started_at < end and v.visit_class != "passer_by"
+    ]
     for b in r.json()["buckets"]:
-        inside = [v for v in visits
-                  if b["lower_s"] <= v.dwell_s < (b["upper_s"] or float("inf"))]  # fmt: skip
+        inside = [v for v in visits if b["lower_s"] <= v.dwell_s < (b["upper_s"] or float("inf"))]
         if not b["suppressed"]:
             assert b["visits"] == len(inside), b
         else:
@@ -180,12 +184,16 @@ async def test_zone_crud_with_conflicts_and_unknowns(
     """Zones are created, changed and deleted; duplicates 409, unknown 404, bad names 422."""
     t = h(seeded, "technician")
     base = "/api/v1/stores/krakow-02/zones"
-    r = await client.post(base, json={"name": "tills", "min_rssi_dbm": -60, "position": 2},
-                          headers=t)  # fmt: skip
+    r = await client.post(
+        base, json={"name": "tills", "min_rssi_dbm": -60, "position": 2}, headers=t
+    )
     assert r.status_code == 201
     assert r.json()["config_push"] == {
-        "pushed": False, "version": None, "agents": [], "error": "config push is off"
-    }  # fmt: skip
+        "pushed": False,
+        "version": None,
+        "agents": [],
+        "error": "config push is off",
+    }
     assert (await client.post(base, json={"name": "tills"}, headers=t)).status_code == 409
     assert (await client.post(base, json={"name": "a b"}, headers=t)).status_code == 422
     assert (
@@ -230,17 +238,33 @@ async def test_imports_are_all_or_nothing_and_streams_drop_by_reason(
     admin, ingest = h(seeded), h(seeded, "ingest")
     r = await client.post(
         "/api/v1/campaigns",
-        json={"id": "autumn", "name": "Autumn", "channels": ["social"],
-              "starts_at": "2026-10-01T00:00:00Z", "ends_at": "2026-10-10T00:00:00Z"},
+        json={
+            "id": "autumn",
+            "name": "Autumn",
+            "channels": ["social"],
+            "starts_at": "2026-10-01T00:00:00Z",
+            "ends_at": "2026-10-10T00:00:00Z",
+        },
         headers=admin,
-    )  # fmt: skip
+    )
     assert r.status_code == 201
-    assert (await client.post("/api/v1/campaigns", json={
-        "id": "autumn", "name": "A", "starts_at": "2026-10-01T00:00:00Z",
-        "ends_at": "2026-10-10T00:00:00Z"}, headers=admin)).status_code == 409  # fmt: skip
-    good = ("person,ts,kind,channel,group\n"
-            "a@example.com,2026-10-02T10:00:00Z,click,social,exposed\n"
-            "b@example.com,2026-10-02T11:00:00Z,impression,social,control\n")  # fmt: skip
+    assert (
+        await client.post(
+            "/api/v1/campaigns",
+            json={
+                "id": "autumn",
+                "name": "A",
+                "starts_at": "2026-10-01T00:00:00Z",
+                "ends_at": "2026-10-10T00:00:00Z",
+            },
+            headers=admin,
+        )
+    ).status_code == 409
+    good = (
+        "person,ts,kind,channel,group\n"
+        "a@example.com,2026-10-02T10:00:00Z,click,social,exposed\n"
+        "b@example.com,2026-10-02T11:00:00Z,impression,social,control\n"
+    )
     bad = good + "c@example.com,yesterday,click,social,exposed\n"
     url = "/api/v1/campaigns/autumn/exposures"
     refused = await client.post(url, files={"file": ("x.csv", bad)}, headers=ingest)
@@ -263,8 +287,9 @@ async def test_imports_are_all_or_nothing_and_streams_drop_by_reason(
     assert stream.json()["dropped"]["json"] == 1
     assert sum(stream.json()["dropped"].values()) == 2
     with seeded.engine.connect() as conn:
-        rows = conn.execute(select(models.Exposure.person_key)
-                            .where(models.Exposure.campaign_id == "autumn")).all()  # fmt: skip
+        rows = conn.execute(
+            select(models.Exposure.person_key).where(models.Exposure.campaign_id == "autumn")
+        ).all()
     assert len(rows) == 3
     assert all(PERSON_KEY.fullmatch(r.person_key) for r in rows)  # hashed, never the e-mail
     links = (
@@ -283,15 +308,26 @@ async def test_no_response_carries_an_identifier(client: httpx.AsyncClient, seed
     """No JSON, CSV or dashboard page contains a device key or a person key."""
     admin = h(seeded)
     paths = [
-        "/api/v1/stores", "/api/v1/agents", f"/api/v1/footfall?from={FROM}&to={TO}",
-        f"/api/v1/footfall?from={FROM}&to={TO}&format=csv", "/api/v1/footfall/dwell",
-        "/api/v1/footfall/hours", f"/api/v1/stores/{STORE}/zone-stats", "/api/v1/occupancy",
-        "/api/v1/campaigns", "/api/v1/campaigns/spring-1/lift",
+        "/api/v1/stores",
+        "/api/v1/agents",
+        f"/api/v1/footfall?from={FROM}&to={TO}",
+        f"/api/v1/footfall?from={FROM}&to={TO}&format=csv",
+        "/api/v1/footfall/dwell",
+        "/api/v1/footfall/hours",
+        f"/api/v1/stores/{STORE}/zone-stats",
+        "/api/v1/occupancy",
+        "/api/v1/campaigns",
+        "/api/v1/campaigns/spring-1/lift",
         "/api/v1/campaigns/spring-1/attribution?model=markov",
-        "/api/v1/campaigns/spring-1/attribution?format=csv", "/api/v1/metrics",
-        "/dashboard", f"/dashboard/stores/{STORE}", f"/dashboard/stores/{STORE}/zones/dairy",
-        "/dashboard/campaigns", "/dashboard/campaigns/spring-1", "/dashboard/agents",
-    ]  # fmt: skip
+        "/api/v1/campaigns/spring-1/attribution?format=csv",
+        "/api/v1/metrics",
+        "/dashboard",
+        f"/dashboard/stores/{STORE}",
+        f"/dashboard/stores/{STORE}/zones/dairy",
+        "/dashboard/campaigns",
+        "/dashboard/campaigns/spring-1",
+        "/dashboard/agents",
+    ]
     for path in paths:
         r = await client.get(path, headers=admin)
         assert r.status_code == 200, path
@@ -366,8 +402,11 @@ async def test_security_headers_and_closed_cors(client: httpx.AsyncClient, seede
 @pytest.mark.anyio
 async def test_cors_opens_only_to_configured_origins(seeded: Seeded) -> None:
     """With an origin configured, that origin (and no other) gets the CORS headers."""
-    app = create_app(ApiSettings(cors_origins=("https://bi.example",)),
-                     make_session_factory(seeded.engine), clock=fixed_clock())  # fmt: skip
+    app = create_app(
+        ApiSettings(cors_origins=("https://bi.example",)),
+        make_session_factory(seeded.engine),
+        clock=fixed_clock(),
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         ok = await c.get("/api/v1/stores", headers={**h(seeded), "Origin": "https://bi.example"})
         other = await c.get("/api/v1/stores", headers={**h(seeded), "Origin": "https://x.example"})
@@ -401,8 +440,9 @@ async def test_keys_created_over_the_api_work_until_revoked(
     client: httpx.AsyncClient, seeded: Seeded
 ) -> None:
     """A key is shown once at creation, works, and is refused once revoked."""
-    r = await client.post("/api/v1/keys", json={"name": "bi-tool", "role": "marketer"},
-                          headers=h(seeded))  # fmt: skip
+    r = await client.post(
+        "/api/v1/keys", json={"name": "bi-tool", "role": "marketer"}, headers=h(seeded)
+    )
     assert r.status_code == 201
     key, key_id = r.json()["key"], r.json()["id"]
     assert key.startswith("ff_")

@@ -69,8 +69,13 @@ async def pushing_client(
     publisher = MqttPublisher(
         MqttTarget("127.0.0.1", mosquitto.port, f"api-{uuid.uuid4().hex[:6]}")
     )
-    app = create_app(ApiSettings(), make_session_factory(engine), publisher=publisher,
-                     topic_root=root, clock=fixed_clock())  # fmt: skip
+    app = create_app(
+        ApiSettings(),
+        make_session_factory(engine),
+        publisher=publisher,
+        topic_root=root,
+        clock=fixed_clock(),
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         yield c, root, keys
 
@@ -115,13 +120,18 @@ async def test_broker_down_keeps_the_zone_and_says_why(
     pushed, and why."""
     engine, keys = fleet
     publisher = MqttPublisher(MqttTarget("127.0.0.1", free_port(), "api-down"))
-    app = create_app(ApiSettings(), make_session_factory(engine), publisher=publisher,
-                     clock=fixed_clock())  # fmt: skip
+    app = create_app(
+        ApiSettings(), make_session_factory(engine), publisher=publisher, clock=fixed_clock()
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        r = await c.post("/api/v1/stores/krakow-01/zones", json={"name": "tills"},
-                         headers={"X-API-Key": keys["technician"]})  # fmt: skip
-        zones = await c.get("/api/v1/stores/krakow-01/zones",
-                            headers={"X-API-Key": keys["technician"]})  # fmt: skip
+        r = await c.post(
+            "/api/v1/stores/krakow-01/zones",
+            json={"name": "tills"},
+            headers={"X-API-Key": keys["technician"]},
+        )
+        zones = await c.get(
+            "/api/v1/stores/krakow-01/zones", headers={"X-API-Key": keys["technician"]}
+        )
     assert r.status_code == 201
     assert r.json()["config_push"]["pushed"] is False
     assert "unreachable" in r.json()["config_push"]["error"]
