@@ -223,16 +223,18 @@ def score_walk(
     for seg in segments:
         if seg.zone not in zones:
             zones.append(seg.zone)
-    extra = sorted({z for _, z in observed if z is not None and z not in zones})
+    starts = [s.start_s for s in segments]
+    inside: list[tuple[float, str | None, int]] = []
+    for t, said in observed:
+        i = int(np.searchsorted(starts, t, side="left")) - 1
+        if i >= 0 and t <= segments[i].end_s:
+            inside.append((t, said, i))
+    extra = sorted({z for _, z, _ in inside if z is not None and z not in zones})
     columns = [*zones, *extra, NO_ZONE]
     col = {c: j for j, c in enumerate(columns)}
     matrix = [[0] * len(columns) for _ in zones]
-    starts = [s.start_s for s in segments]
     latencies: list[float | None] = [None] * (len(segments) - 1)
-    for t, said in observed:
-        i = int(np.searchsorted(starts, t, side="left")) - 1
-        if i < 0 or t > segments[i].end_s:
-            continue
+    for t, said, i in inside:
         seg = segments[i]
         matrix[zones.index(seg.zone)][col[NO_ZONE if said is None else said]] += 1
         if i > 0 and said == seg.zone and latencies[i - 1] is None:
