@@ -6,7 +6,8 @@ have a known ratio. The audience is ``N`` people (person keys of made-up
 e-mails), randomized to exposed/control; each visits with probability
 ``p_control`` or ``p_control * (1 + true_lift)``; the visitors are mapped onto
 the simulated app shoppers (whose beacons the agents really key and track) and
-linked to them by consented identity links. The gateway then measures the lift
+linked to them by consented identity links (the other audience members are linked to
+app beacons that never come near a store). The gateway then measures the lift
 from what the agents reported, without knowing any of this.
 
 Pure: randomness comes in as a seeded generator, device keys through a callable.
@@ -112,18 +113,23 @@ def plan_campaign(
         if shopper is not None:
             lead_s = float(rng.uniform(*LEAD_TIME_RANGE_S))
             ts = _utc(shopper.visit_start_ts_s - lead_s)
-            links.append(
-                IdentityLink(
-                    device_key=device_key(shopper.beacon_id),
-                    person_key=key,
-                    source=LinkSource.APP,
-                    consented_at=starts_at - timedelta(days=30),
-                    valid_from=starts_at - timedelta(days=30),
-                )
-            )
+            beacon_id = shopper.beacon_id
         else:
             span_s = (ends_at - starts_at).total_seconds()
             ts = starts_at + timedelta(seconds=float(rng.uniform(0, span_s)))
+            # Their app's beacon never came near a store: linked, measurable, did not visit.
+            beacon_id = f"demo-app:{person}"
+        # Every audience member uses the app, so every one is linked: the lift's
+        # denominators are the linked people of each arm, visitors or not.
+        links.append(
+            IdentityLink(
+                device_key=device_key(beacon_id),
+                person_key=key,
+                source=LinkSource.APP,
+                consented_at=starts_at - timedelta(days=30),
+                valid_from=starts_at - timedelta(days=30),
+            )
+        )
         exposures.append(
             Exposure(
                 campaign_id=campaign_id,

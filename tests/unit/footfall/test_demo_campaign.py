@@ -26,14 +26,16 @@ def _plan(n: int, seed: int) -> CampaignPlan:
 
 
 def test_visitors_are_linked_app_shoppers_exposed_before_their_visit() -> None:
-    """Every link joins a shopper's device key to a person exposed inside the window before."""
+    """Everyone is linked; visitors to a simulated shopper exposed inside the window before."""
     shoppers = _shoppers(300)
     plan = plan_campaign(shoppers, device_key=_key, rng=np.random.default_rng(1))
     start_of = {_key(s.beacon_id): s.visit_start_ts_s for s in shoppers}
     exposure_of = {e.person_key: e for e in plan.exposures}
-    assert len(plan.links) == plan.visitors_exposed + plan.visitors_control
+    assert len(plan.links) == len(plan.exposures)
     assert len({link.device_key for link in plan.links}) == len(plan.links)
-    for link in plan.links:
+    visiting = [link for link in plan.links if link.device_key in start_of]
+    assert len(visiting) == plan.visitors_exposed + plan.visitors_control
+    for link in visiting:
         lead_s = start_of[link.device_key] - exposure_of[link.person_key].ts.timestamp()
         assert LEAD_TIME_RANGE_S[0] - 1 <= lead_s <= LEAD_TIME_RANGE_S[1] + 1
 
