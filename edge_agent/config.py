@@ -131,12 +131,12 @@ class ZoneSettings(_Group):
 class ThresholdSettings(_Group):
     exit_grace_s: float = Field(default=30.0, gt=0.0)
     """A zone is left after this long without a sighting that places the device in it."""
-    visit_gap_s: float = Field(default=300.0, gt=0.0)
-    """A visit ends after this long without any sighting."""
-    min_dwell_s: float = Field(default=60.0, ge=0.0)
+    visit_gap_s: float = Field(default=900.0, gt=0.0)
+    """A visit ends after this long without any sighting (retail practice: 15 min)."""
+    min_dwell_s: float = Field(default=120.0, ge=0.0)
     """Visits shorter than this end with ``visit_class = passer_by``."""
     engaged_dwell_s: float = Field(default=900.0, ge=0.0)
-    evict_after_s: float = Field(default=900.0, gt=0.0)
+    evict_after_s: float = Field(default=960.0, gt=0.0)
     """Forget a device's state this long after its last sighting (bounded memory)."""
     max_devices: int = Field(default=20_000, ge=1)
     """Hard cap on tracked devices; the stalest is evicted first."""
