@@ -182,7 +182,7 @@ class DeviceTable:
         events: list[PresenceEvent] = []
         while self._buffer and self._buffer[0][0] <= watermark:
             ts_s, _, key, observation = heapq.heappop(self._buffer)
-            events.extend(self._observe(key, observation, ts_s))
+            self._observe(key, observation, ts_s, events)
         self._watermark_s = watermark
         if watermark - self._last_tick_s >= self.config.tick_interval_s:
             self._last_tick_s = watermark
@@ -194,7 +194,7 @@ class DeviceTable:
         events: list[PresenceEvent] = []
         while self._buffer:
             ts_s, _, key, observation = heapq.heappop(self._buffer)
-            events.extend(self._observe(key, observation, ts_s))
+            self._observe(key, observation, ts_s, events)
             self._watermark_s = max(self._watermark_s, ts_s)
         events.extend(self._tick_all(self._watermark_s))
         for key in list(self._devices):
@@ -203,16 +203,17 @@ class DeviceTable:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _observe(self, key: str, observation: ZoneObservation, ts_s: float) -> list[PresenceEvent]:
+    def _observe(
+        self, key: str, observation: ZoneObservation, ts_s: float, out: list[PresenceEvent]
+    ) -> None:
+        """Step one device's machines with one observation; append the events to ``out``."""
         devices = self._devices
         device = devices.get(key)
         self._observed += 1
-        evicted: list[PresenceEvent] | None = None
         if device is None:
             while len(devices) >= self.config.max_devices:
-                oldest = next(iter(devices))
                 self._counts.evicted_capacity += 1
-                evicted = [*(evicted or ()), *self._drop(oldest, dwell.REASON_EVICTED)]
+                out.extend(self._drop(next(iter(devices)), dwell.REASON_EVICTED))
             device = _Device(
                 dwell.initial_state(key), visits.initial_visit_state(key), ts_s, self._observed
             )
@@ -226,12 +227,12 @@ class DeviceTable:
         device.visit, visit_events = visits.step(
             device.visit, zone_events, ts_s, self.visit_config, observation.rssi_dbm
         )
-        self._schedule(device)
         if zone_events or visit_events:
-            if evicted is None:
-                return _ordered(zone_events, visit_events)
-            return [*evicted, *_ordered(zone_events, visit_events)]
-        return evicted or []
+            # Without events a step only moves the device's due time later (a zone seen
+            # again), so its timer stays early enough; with them, a zone or a visit gap
+            # may have started and need an earlier one.
+            self._schedule(device)
+            out.extend(_ordered(zone_events, visit_events))
 
     def _schedule(self, device: _Device) -> None:
         """Make sure a timer fires by the first time the device's tick could emit an event.
