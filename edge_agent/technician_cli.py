@@ -51,7 +51,7 @@ BeaconOption = Annotated[
     str,
     typer.Option(
         "--beacon",
-        help="The technician's beacon: its name in [infrastructure_beacons] or its id "
+        help="The technician's beacon: its name in the config's infrastructure_beacons or its id "
         "(ibeacon:<uuid>:<major>:<minor>).",
     ),
 ]
@@ -60,6 +60,11 @@ SimulateOption = Annotated[
 ]
 SeedOption = Annotated[int, typer.Option(help="Simulation seed.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
+
+# What --sort and --radio complete to (edge_agent.technician.scan.SORT_KEYS, kept here so
+# completion does not import numpy).
+SORT_CHOICES = ("rssi", "smoothed", "distance", "rate", "key", "sensor", "seen")
+RADIO_CHOICES = ("ble", "wifi")
 
 # The simulated sessions start at a fixed time, so reruns give the same output.
 SIM_START_TS_S = 1_763_892_000.0  # 2025-11-23T10:00:00Z
@@ -247,12 +252,21 @@ def scan(
     ] = 1.0,
     seed: SeedOption = 1,
     sort: Annotated[
-        str, typer.Option(help="Sort by rssi, smoothed, distance, rate, key, sensor or seen.")
+        str,
+        typer.Option(
+            help="Sort by rssi, smoothed, distance, rate, key, sensor or seen.",
+            autocompletion=lambda: list(SORT_CHOICES),
+        ),
     ] = "smoothed",
     contains: Annotated[
         str, typer.Option("--filter", help="Only rows whose device key or sensor contain this.")
     ] = "",
-    radio: Annotated[str, typer.Option(help="Only 'ble' or 'wifi' (default both).")] = "",
+    radio: Annotated[
+        str,
+        typer.Option(
+            help="Only 'ble' or 'wifi' (default both).", autocompletion=lambda: list(RADIO_CHOICES)
+        ),
+    ] = "",
     min_rssi_dbm: Annotated[
         float | None, typer.Option("--min-rssi", help="Only rows at least this loud (dBm).")
     ] = None,
@@ -1010,7 +1024,9 @@ def zones_validate(
 def zones_push(
     config: Annotated[
         Path,
-        typer.Option("--config", "-c", help="Agent TOML: store, broker, [[zones]], [thresholds]."),
+        typer.Option(
+            "--config", "-c", help="Agent TOML: store, broker (mqtt), zones and thresholds."
+        ),
     ],
     agents: Annotated[
         list[str] | None,
@@ -1022,8 +1038,12 @@ def zones_push(
     calibration: Annotated[
         Path | None, typer.Option(help="Calibration JSON to send along (footfall calibrate).")
     ] = None,
-    host: Annotated[str | None, typer.Option(help="Broker host (default: [mqtt] host).")] = None,
-    port: Annotated[int | None, typer.Option(help="Broker port (default: [mqtt] port).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Broker host (default: mqtt.host of the config).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Broker port (default: mqtt.port of the config).")
+    ] = None,
     timeout_s: Annotated[
         float, typer.Option("--timeout-s", help="Wait this long for the broker.")
     ] = 10.0,
@@ -1156,7 +1176,7 @@ def provision_agent_command(
     ] = 8883,
     tls: Annotated[bool, typer.Option("--tls/--no-tls", help="TLS to the broker.")] = True,
     zone: Annotated[
-        str, typer.Option(help="This agent's zone (sensor_zones, [[zones]]).")
+        str, typer.Option(help="This agent's zone (its sensor_zones entry and first zone).")
     ] = "store",
     site_secret_file: Annotated[
         Path | None,

@@ -266,3 +266,50 @@ def test_provision_agent_writes_a_config_that_checks(tmp_path: Path) -> None:
     )
     assert code == 2
     assert "exists; pass --force" in stderr
+
+
+def test_scan_replays_a_recording_into_rows(tmp_path: Path) -> None:
+    """scan --replay at full speed gives one row per device and sensor with rates and distance."""
+    keyer = DeviceKeyer(SITE_SECRET.encode(), {CALIBRATION_BEACON_ID: "tech"})
+    recording = tmp_path / "walk.jsonl"
+    sightings = list(WalkSim(seed=5).sightings(keyer, [WalkLeg("entrance", 30)], 1_795_428_000.0))
+    recording.write_text("\n".join(sighting_to_json(s) for s in sightings) + "\n")
+    code, stdout, stderr = _run(
+        "scan", "--replay", str(recording), "--speed", "0", "--json", "--limit", "3",
+        "--sort", "smoothed", env={"FOOTFALL_AGENT_SITE_SECRET": SITE_SECRET},
+    )  # fmt: skip
+    assert code == 0, stderr
+    doc = json.loads(stdout)
+    assert doc["sightings"] == len(sightings)
+    rows = doc["rows"]
+    assert len(rows) == 3
+    assert rows[0]["sensor_id"] == "s-entrance"  # the beacon stands in the entrance
+    assert {r["device_key"] for r in rows} == {"tech"}
+    assert rows[0]["smoothed_dbm"] >= rows[1]["smoothed_dbm"] >= rows[2]["smoothed_dbm"]
+    assert all(r["adverts_per_s"] > 0 and r["distance_m"] > 0 for r in rows)
+
+
+def test_scan_refuses_an_unknown_sort_naming_the_choices() -> None:
+    """A bad --sort exits 2 listing the accepted keys."""
+    code, _, stderr = _run("scan", "--simulate", "--sort", "loudness")
+    assert code == 2
+    assert "--sort must be one of rssi, smoothed, distance, rate, key, sensor, seen" in stderr
+
+
+def test_shell_completion_offers_the_sort_keys() -> None:
+    """Completion of --sort comes from the same keys the scan table accepts."""
+    from edge_agent.technician.scan import SORT_KEYS
+    from edge_agent.technician_cli import SORT_CHOICES
+
+    assert SORT_CHOICES == SORT_KEYS
+    result = CliRunner().invoke(
+        build_app(),
+        [],
+        env={
+            "_FOOTFALL_COMPLETE": "complete_bash",
+            "COMP_WORDS": "footfall scan --sort di",
+            "COMP_CWORD": "3",
+        },
+        prog_name="footfall",
+    )
+    assert result.stdout.split() == ["distance"]
