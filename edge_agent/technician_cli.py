@@ -1008,7 +1008,8 @@ def zones_validate(
         table.add_row(z, *[str(v) for v in row], f"{report.zone_accuracy[z]:.0%}")
     console.print(table)
     typer.echo(
-        f"overall accuracy {report.accuracy:.1%} over {sum(map(sum, report.confusion))} s-steps"
+        f"overall accuracy {report.accuracy:.1%} over {sum(map(sum, report.confusion))} "
+        f"comparisons (one every {step_s:g} s)"
     )
     for (a, b), lat in zip(report.transitions, report.latencies_s, strict=True):
         typer.echo(f"  {a} -> {b}: " + ("missed" if lat is None else f"{lat:.0f} s"))
