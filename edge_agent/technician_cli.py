@@ -721,8 +721,15 @@ def calibrate_path_loss(
         raise _fail(f"the fit failed: {exc}; record more distances, further apart") from None
     record_path_loss(doc, summary, beacon=beacon, sensor_id=chosen_sensor or "-", at=_now_text())
     write_calibration(out, doc)
-    plot_path = plot if plot is not None else out.with_name("path-loss.png")
-    _plot_path_loss(plot_path, summary, readings, beacon)
+    target = plot if plot is not None else out.with_name("path-loss.png")
+    plot_path: Path | None = target
+    try:
+        _plot_path_loss(target, summary, readings, beacon)
+    except ImportError:
+        typer.echo(
+            "note: matplotlib is not installed, no PNG plot (pip install matplotlib)", err=True
+        )
+        plot_path = None
     fit = summary.fit
     if as_json:
         typer.echo(
@@ -748,7 +755,7 @@ def calibrate_path_loss(
                         for s in summary.steps
                     ],
                     "calibration": str(out),
-                    "plot": str(plot_path),
+                    "plot": None if plot_path is None else str(plot_path),
                 }
             )
         )
@@ -776,7 +783,8 @@ def calibrate_path_loss(
     )
     typer.echo(f"median RSSI by distance  {sparkline([s.median_dbm for s in summary.steps])}")
     typer.echo(f"residual by distance     {sparkline([s.residual_db for s in summary.steps])}")
-    typer.echo(f"wrote {out} (P1m {model.p1m_dbm:.1f} dBm, n {model.n:.2f}) and {plot_path}")
+    also = "" if plot_path is None else f" and {plot_path}"
+    typer.echo(f"wrote {out} (P1m {model.p1m_dbm:.1f} dBm, n {model.n:.2f}){also}")
     if summary.quality == "poor":
         typer.echo(
             "warning: a distance is over 4 dB off the line - re-measure it (tape, line of sight)"
