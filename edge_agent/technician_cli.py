@@ -811,6 +811,14 @@ def zones_record(
     simulate: Annotated[
         bool, typer.Option("--simulate", help="Stand in ZONE of the simulator's store.")
     ] = False,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay",
+            help="Take the beacon's readings from a recording (agent run --record; several "
+            "agents' files concatenated) instead of the radios; --seconds is then ignored.",
+        ),
+    ] = None,
     seed: SeedOption = 1,
     as_json: JsonOption = False,
 ) -> None:
@@ -819,26 +827,32 @@ def zones_record(
 
     if not seconds > 0 or not window_s > 0:
         raise _fail(f"--seconds and --window-s must be > 0 (got {seconds}, {window_s})")
-    settings = _settings(config, need_config=not simulate)
+    if simulate and replay is not None:
+        raise _fail("--replay and --simulate exclude each other (got both); pick one")
+    settings = _settings(config, need_config=not simulate and replay is None)
     settings, key = _beacon_key(settings, beacon)
-    sim_sightings = None
-    if simulate:
-        sim_sightings = _walk_sim(
-            settings, key, seed, [(zone, seconds)], SIM_START_TS_S + 3600 * seed
+    if replay is not None:
+        got = [s for s in _replay_sightings(replay, settings) if s.device_key == key]
+    else:
+        sim_sightings = None
+        if simulate:
+            sim_sightings = _walk_sim(
+                settings, key, seed, [(zone, seconds)], SIM_START_TS_S + 3600 * seed
+            )
+        got = _record(
+            settings,
+            key,
+            seconds=seconds,
+            description=f"recording zone {zone}",
+            sim_sightings=sim_sightings,
+            quiet=as_json,
         )
-    got = _record(
-        settings,
-        key,
-        seconds=seconds,
-        description=f"recording zone {zone}",
-        sim_sightings=sim_sightings,
-        quiet=as_json,
-    )
     rows = fingerprint_rows(got, device_key=key, zone=zone, window_s=window_s)
     if not rows:
         raise _fail(
-            f"no reading of beacon {beacon!r} in {seconds:g} s: "
-            "check it is on and named by --beacon"
+            f"no reading of beacon {beacon!r}"
+            + ("" if replay is not None else f" in {seconds:g} s")
+            + ": check it is on and named by --beacon"
         )
     append_fingerprints(out, rows)
     sensors = sorted({s for r in rows for s in r["rssi_dbm"]})

@@ -313,3 +313,26 @@ def test_shell_completion_offers_the_sort_keys() -> None:
         prog_name="footfall",
     )
     assert result.stdout.split() == ["distance"]
+
+
+def test_zones_record_from_a_recording_of_several_agents(tmp_path: Path) -> None:
+    """zones record --replay fingerprints the beacon from concatenated agent recordings."""
+    keyer = DeviceKeyer(SITE_SECRET.encode(), {CALIBRATION_BEACON_ID: "tech"})
+    sightings = list(WalkSim(seed=6).sightings(keyer, [WalkLeg("home", 20)], 1_795_428_000.0))
+    by_sensor: dict[str, list[str]] = {}
+    for s in sightings:
+        by_sensor.setdefault(s.sensor_id, []).append(sighting_to_json(s))
+    recording = tmp_path / "all.jsonl"
+    recording.write_text("".join("\n".join(lines) + "\n" for lines in by_sensor.values()))
+    fingerprints = tmp_path / "fp.jsonl"
+    code, stdout, stderr = _run(
+        "zones", "record", "home", "--beacon", "tech", "--replay", str(recording),
+        "--out", str(fingerprints), "--json", env={"FOOTFALL_AGENT_SITE_SECRET": SITE_SECRET},
+    )  # fmt: skip
+    assert code == 0, stderr
+    doc = json.loads(stdout)
+    assert doc["fingerprints"] == 20
+    assert len(doc["sensors"]) >= 5
+    rows = [json.loads(line) for line in fingerprints.read_text().splitlines()]
+    assert all(r["zone"] == "home" for r in rows)
+    assert all(max(r["rssi_dbm"], key=r["rssi_dbm"].get) == "s-home" for r in rows[2:])
