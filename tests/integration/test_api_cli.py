@@ -22,8 +22,19 @@ from tests.support.mosquitto import Mosquitto, free_port, wait_for_port
 FOOTFALL = [str(Path(sys.executable).with_name("footfall"))]
 
 
-def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*FOOTFALL, *args], capture_output=True, text=True, env=env, timeout=60)
+class _Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def _run(*args: str, env: dict[str, str]) -> _Result:
+    """The real command tree in-process (one import of the stack instead of one per call)."""
+    from typer.testing import CliRunner
+
+    from footfall.cli import build_app
+
+    result = CliRunner().invoke(build_app(), list(args), env=env)
+    return _Result(result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture
