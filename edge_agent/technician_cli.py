@@ -275,7 +275,11 @@ def scan(
         float | None, typer.Option(help="Stop after this many wall seconds (default: Ctrl-C).")
     ] = None,
     calibration: Annotated[
-        Path | None, typer.Option(help="Calibration JSON for distances (footfall calibrate).")
+        Path | None,
+        typer.Option(
+            help="Calibration JSON for BLE distances (footfall calibrate); "
+            "without it a beacon's announced power is used."
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -300,7 +304,10 @@ def scan(
     table_kwargs: dict[str, Any] = {}
     if calibration is not None:
         try:
-            table_kwargs["ble_model"] = load_calibration(calibration).model
+            cal = load_calibration(calibration)
+            table_kwargs["ble_model"] = cal.model
+            table_kwargs["sensor_offsets_db"] = cal.sensor_offsets_db
+            table_kwargs["use_announced_power"] = False
         except CalibrationFileError as exc:
             raise _fail(str(exc)) from None
     table = ScanTable(**table_kwargs)

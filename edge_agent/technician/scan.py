@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from hardware.observations import IdClass, Sighting, SignalKind
@@ -71,8 +71,11 @@ class _Track:
 class ScanTable:
     """Rows per (device key, sensor); rows unheard for ``forget_after_s`` drop out.
 
-    ``models`` overrides the distance model per signal kind (a site calibration);
-    a frame that announces its power at 1 m uses that power with the model's ``n``.
+    ``ble_model``/``wifi_model`` are the distance models per signal kind. With
+    ``use_announced_power`` a frame that announces its power at 1 m uses that power
+    with the model's ``n`` (the factory value: right for an uncalibrated site);
+    without it, BLE distances use the site model shifted by the sensor's offset
+    from ``sensor_offsets_db`` (a calibration file).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class ScanTable:
         ble_model: PathLossModel = DEFAULT_BLE_MODEL,
         wifi_model: PathLossModel = DEFAULT_WIFI_MODEL,
         use_announced_power: bool = True,
+        sensor_offsets_db: Mapping[str, float] | None = None,
     ) -> None:
         if not rate_window_s > 0:
             raise ValueError(f"'rate_window_s' must be > 0 (got {rate_window_s})")
@@ -92,6 +96,7 @@ class ScanTable:
         self.forget_after_s = forget_after_s
         self._models = {SignalKind.BLE: ble_model, SignalKind.WIFI: wifi_model}
         self._use_announced = use_announced_power
+        self._offsets = dict(sensor_offsets_db or {})
         self._tracks: dict[tuple[str, str], _Track] = {}
         self.sightings = 0
         self.latest_s = -math.inf
@@ -119,11 +124,13 @@ class ScanTable:
         for sighting in sightings:
             self.add(sighting)
 
-    def _distance_m(self, track: _Track, smoothed_dbm: float) -> float:
+    def _distance_m(self, track: _Track, sensor_id: str, smoothed_dbm: float) -> float:
         model = self._models[track.signal]
         if self._use_announced and track.tx_power_dbm is not None:
             p1m = min(max(track.tx_power_dbm, -110.0), 10.0)
             model = PathLossModel(p1m, model.n, model.sigma_db)
+        elif track.signal is SignalKind.BLE and sensor_id in self._offsets:
+            model = model.shifted(self._offsets[sensor_id])
         return model.distance_m(smoothed_dbm).distance_m
 
     def rows(
@@ -167,7 +174,9 @@ class ScanTable:
                     signal=track.signal,
                     rssi_dbm=track.rssi_dbm,
                     smoothed_dbm=smoothed,
-                    distance_m=None if smoothed is None else self._distance_m(track, smoothed),
+                    distance_m=(
+                        None if smoothed is None else self._distance_m(track, sensor_id, smoothed)
+                    ),
                     adverts_per_s=len(track.times) / self.rate_window_s,
                     count=track.count,
                     last_seen_s=track.last_seen_s,

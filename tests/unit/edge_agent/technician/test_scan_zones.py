@@ -148,3 +148,19 @@ def test_provisioned_toml_loads_as_agent_settings(
     assert settings.sensor_zones == {"shoes-b": "shoes"}
     assert settings.sources.ble.enabled
     assert "\nFOOTFALL_AGENT_SITE_SECRET" not in agent_env(creds, None)
+
+
+def test_a_calibration_replaces_the_announced_power_with_the_sensor_offset() -> None:
+    """With a site model and offsets, a sensor reading 6 dB hot sees the beacon at 1 m."""
+    from positioning.pathloss import PathLossModel
+
+    table = ScanTable(
+        ble_model=PathLossModel(-65.0, 2.0),
+        sensor_offsets_db={"hot": 6.0},
+        use_announced_power=False,
+    )
+    table.add(_ble(0.0, "dk1_a", "hot", -59.0, tx=-40.0))
+    table.add(_ble(0.0, "dk1_a", "plain", -65.0, tx=-40.0))
+    rows = {r.sensor_id: r for r in table.rows(0.0)}
+    assert rows["hot"].distance_m == pytest.approx(1.0)
+    assert rows["plain"].distance_m == pytest.approx(1.0)
