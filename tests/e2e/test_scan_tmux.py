@@ -1,7 +1,8 @@
-"""``footfall scan --simulate`` in a real terminal (tmux): the live table shows keys and RSSI."""
+"""The technician commands in a real terminal (tmux): the live scan table and the prompts."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -76,3 +77,51 @@ def test_scan_simulate_draws_a_live_table(tmux_socket: str) -> None:
 def _sightings(screen: str) -> int:
     title = next(line for line in screen.splitlines() if "footfall scan (" in line)
     return int(title.split(" - ")[1].split()[0])
+
+
+def _wait_for(socket: str, session: str, text: str, timeout_s: float = 20.0) -> str:
+    screen = ""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        screen = _capture(socket, session)
+        if text in screen:
+            return screen
+        time.sleep(0.3)
+    raise AssertionError(f"{text!r} did not appear:\n{screen}")
+
+
+def test_path_loss_asks_for_distances_at_a_terminal(tmux_socket: str, tmp_path: Path) -> None:
+    """At a terminal, path-loss prompts for each distance until an empty answer, then fits."""
+    footfall = Path(sys.executable).with_name("footfall")
+    session = "cal"
+    out = tmp_path / "cal.json"
+    subprocess.run(
+        [
+            str(TMUX), "-L", tmux_socket, "new-session", "-d", "-s", session,
+            "-x", "120", "-y", "50",
+            f"{footfall} calibrate path-loss --beacon cal --simulate --sim-p1m -60 --sim-n 2.5 "
+            f"--seconds 20 --out {out}; sleep 30",
+        ],
+        check=True,
+        env={**os.environ, "TERM": "xterm-256color"},
+    )  # fmt: skip
+
+    def answer(text: str) -> None:
+        subprocess.run(
+            [str(TMUX), "-L", tmux_socket, "send-keys", "-t", session, text, "Enter"], check=True
+        )
+
+    _wait_for(tmux_socket, session, "distance #1 in metres")
+    answer("1")
+    _wait_for(tmux_socket, session, "distance #2 in metres")
+    answer("")  # one distance is not enough: asked again
+    _wait_for(tmux_socket, session, "at least 2 distances are needed")
+    answer("5")
+    _wait_for(tmux_socket, session, "distance #3 in metres")
+    answer("")
+    screen = _wait_for(tmux_socket, session, "wrote ")
+    assert "P1m -6" in screen
+    fit = json.loads(out.read_text())
+    assert abs(fit["p1m_dbm"] + 60.0) <= 1.0
+    assert abs(fit["n"] - 2.5) <= 0.2
+    assert [s["distance_m"] for s in fit["history"][-1]["steps"]] == [1.0, 5.0]
