@@ -164,3 +164,25 @@ def test_a_calibration_replaces_the_announced_power_with_the_sensor_offset() -> 
     rows = {r.sensor_id: r for r in table.rows(0.0)}
     assert rows["hot"].distance_m == pytest.approx(1.0)
     assert rows["plain"].distance_m == pytest.approx(1.0)
+
+
+def test_the_beacon_option_accepts_a_name_or_an_id() -> None:
+    """--beacon finds a configured beacon by name or id; a new id is named by itself."""
+    import typer
+
+    from edge_agent.technician_cli import _beacon_key
+
+    settings = load_settings(
+        None,
+        store_id="s",
+        agent_id="a",
+        site_secret="k3Yq9v-generated-for-the-site-0123",
+        infrastructure_beacons={"ibeacon:abc:1:1": "ref-door"},
+    )
+    assert _beacon_key(settings, "ref-door")[1] == "ref-door"
+    assert _beacon_key(settings, " IBEACON:ABC:1:1 ")[1] == "ref-door"
+    updated, key = _beacon_key(settings, "ibeacon:def:2:2")
+    assert key == "ibeacon:def:2:2"
+    assert updated.infrastructure_beacons["ibeacon:def:2:2"] == "ibeacon:def:2:2"
+    with pytest.raises(typer.Exit):
+        _beacon_key(settings, "dk1_abcdefabcdefabcd")
