@@ -1,6 +1,6 @@
 """Throughput and memory of the positioning chain: Kalman filter -> zone -> dwell/visits.
 
-Run: ``python benchmarks/bench_positioning.py [--devices 5000] [--seconds 10] [--repeats 5]``.
+Run: ``python benchmarks/bench_positioning.py [--devices 5000] [--seconds 4] [--repeats 5]``.
 
 A seeded store: ``--devices`` phones/tags, 4 sensors (one zone each), 60 % BLE
 (adverts at 1-10 Hz per device, each heard by each sensor with probability 0.6) and
