@@ -67,6 +67,7 @@ def _read_json_document(stream: Any, deadline: float) -> dict[str, Any]:
     raise AssertionError(f"no JSON summary before the deadline; got: {buf[-2000:]}")
 
 
+@pytest.mark.timeout(900)
 def test_demo_on_embedded_parts_measures_the_true_lift(isolation: None, tmp_path: Path) -> None:
     """Two minutes of demo: events stored, visits counted, true lift inside the 95 % CI, Ctrl-C."""
     cmd = (
@@ -74,13 +75,10 @@ def test_demo_on_embedded_parts_measures_the_true_lift(isolation: None, tmp_path
         f"--workdir {tmp_path / 'demo'}"
     )
     env = {**os.environ, "FOOTFALL_GATEWAY_DATABASE_URL": "postgresql://nowhere/none"}
-    proc = subprocess.Popen(
-        _isolated(cmd),
-        stdout=subprocess.PIPE,
-        stderr=(tmp_path / "demo.stderr").open("w"),
-        text=True,
-        env=env,
-    )
+    with (tmp_path / "demo.stderr").open("w") as stderr_file:
+        proc = subprocess.Popen(
+            _isolated(cmd), stdout=subprocess.PIPE, stderr=stderr_file, text=True, env=env
+        )
     try:
         summary = _read_json_document(proc.stdout, time.monotonic() + 900)
         # The dashboard answers with the printed key while the demo serves.
@@ -94,6 +92,8 @@ def test_demo_on_embedded_parts_measures_the_true_lift(isolation: None, tmp_path
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
     stderr = (tmp_path / "demo.stderr").read_text()
     assert proc.returncode == 0, stderr[-3000:]
     assert "demo stopped cleanly" in stderr
