@@ -15,11 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from gateway.schemas import EventsPayload, OccupancyPayload, StatusPayload
+from gateway.schemas import EVENTS_PAYLOAD, OccupancyPayload, StatusPayload
+from hardware.observations import IdClass
+from positioning.events import EventKind
 
 __all__ = [
     "Batcher",
@@ -38,6 +40,10 @@ __all__ = [
 
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _MAX_DETAIL_CHARS = 500
+# Enum member -> its plain string, looked up per event: ``member.value`` is a descriptor call
+# on Python 3.11 and showed in the ingest profile.
+_KIND_VALUES = {k: k.value for k in EventKind}
+_ID_CLASS_VALUES = {c: c.value for c in IdClass}
 
 
 class DeadLetterReason(StrEnum):
@@ -87,9 +93,14 @@ class TopicParts:
     channel: str
 
 
-@dataclass(frozen=True, slots=True)
-class EventRecord:
-    """One validated event, as a row of ``presence_events`` wants it."""
+class EventRecord(NamedTuple):
+    """One validated event, as a row of ``presence_events`` wants it.
+
+    Immutable like our frozen dataclasses, but a tuple whose fields are the
+    ``presence_events`` columns in order (``received_at`` aside): ingest builds
+    one per event, and a tuple is built ten times faster and goes straight into
+    a COPY row (``(*record, received_at)``).
+    """
 
     event_id: str
     store_id: str
@@ -232,7 +243,7 @@ def _reason_for(errors: Sequence[Any]) -> DeadLetterReason:
     for err in errors:
         if tuple(err["loc"]) in {("schema",), ("schema_version",)}:
             return DeadLetterReason.SCHEMA_VERSION
-        if err["type"] == "model_type" and not err["loc"]:
+        if err["type"] in ("model_type", "dict_type") and not err["loc"]:
             return DeadLetterReason.NOT_OBJECT
     for err in errors:
         if tuple(err["loc"]) == ("events",) and err["type"] == "too_long":
@@ -274,56 +285,60 @@ def _events(
 ) -> Classified:
     copy = limits.dead_letter_copy_bytes
     try:
-        batch = EventsPayload.model_validate_json(payload)
+        batch = EVENTS_PAYLOAD.validate_json(payload)
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         return reject(topic, payload, _reason_for(errors), _describe(errors), copy)
-    if batch.store_id != parts.store_id or batch.agent_id != parts.agent_id:
+    store_id, agent_id = batch["store_id"], batch["agent_id"]
+    if store_id != parts.store_id or agent_id != parts.agent_id:
         return reject(
             topic,
             payload,
             DeadLetterReason.TOPIC_MISMATCH,
-            f"payload store_id/agent_id {batch.store_id!r}/{batch.agent_id!r} "
+            f"payload store_id/agent_id {store_id!r}/{agent_id!r} "
             f"differ from the topic's {parts.store_id!r}/{parts.agent_id!r}",
             copy,
         )
     latest = received_at + limits.max_future_skew
+    id_prefix = f"{agent_id}:"
     records: dict[str, EventRecord] = {}
-    for i, ev in enumerate(batch.events):
-        expected = f"{batch.agent_id}:{ev.seq:012d}"
-        if ev.event_id != expected:
+    for i, ev in enumerate(batch["events"]):
+        event_id, seq, ts = ev["event_id"], ev["seq"], ev["ts"]
+        expected = f"{id_prefix}{seq:012d}"
+        if event_id != expected:
             return reject(
                 topic,
                 payload,
                 DeadLetterReason.EVENT_ID_MISMATCH,
-                f"events.{i}.event_id must be {expected!r} (got {ev.event_id!r})",
+                f"events.{i}.event_id must be {expected!r} (got {event_id!r})",
                 copy,
             )
-        if ev.ts > latest:
+        if ts > latest:
             return reject(
                 topic,
                 payload,
                 DeadLetterReason.TS_IN_FUTURE,
-                f"events.{i}.ts {ev.ts.isoformat()} is after receive time "
+                f"events.{i}.ts {ts.isoformat()} is after receive time "
                 f"{received_at.isoformat()} + {limits.max_future_skew}",
                 copy,
             )
-        records[ev.event_id] = EventRecord(
-            event_id=ev.event_id,
-            store_id=batch.store_id,
-            agent_id=batch.agent_id,
-            seq=ev.seq,
-            kind=ev.kind.value,
-            ts=ev.ts,
-            device_key=ev.device_key,
-            id_class=ev.id_class.value,
-            zone=ev.zone,
-            dwell_s=ev.dwell_s,
-            zones=tuple(ev.zones) if ev.zones is not None else None,
-            rssi_dbm=ev.rssi_dbm,
-            reason=ev.reason,
+        zones = ev.get("zones")
+        records[event_id] = EventRecord(
+            event_id,
+            store_id,
+            agent_id,
+            seq,
+            _KIND_VALUES[ev["kind"]],
+            ts,
+            ev["device_key"],
+            _ID_CLASS_VALUES[ev["id_class"]],
+            ev.get("zone"),
+            ev.get("dwell_s"),
+            tuple(zones) if zones is not None else None,
+            ev.get("rssi_dbm"),
+            ev.get("reason"),
         )
-    return EventBatch(batch.store_id, batch.agent_id, batch.sent_at, tuple(records.values()))
+    return EventBatch(store_id, agent_id, batch["sent_at"], tuple(records.values()))
 
 
 def _status(topic: str, parts: TopicParts, payload: bytes, limits: Limits) -> Classified:

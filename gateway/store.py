@@ -8,7 +8,6 @@ changes nothing, and two gateways may race on the same rows.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from gateway.ingest import (
     Classified,
     EventBatch,
+    EventRecord,
     Ignored,
     OccupancyRecord,
     Rejected,
@@ -127,34 +127,40 @@ def _driver(conn: Connection) -> Any:
     return conn.connection.driver_connection
 
 
-def _copy_rows(events: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    rows = []
-    for ev in events:
-        zones = ev["zones"]
-        rows.append(
-            (
-                ev["event_id"],
-                ev["store_id"],
-                ev["agent_id"],
-                ev["seq"],
-                ev["kind"],
-                ev["ts"],
-                ev["device_key"],
-                ev["id_class"],
-                ev["zone"],
-                ev["dwell_s"],
-                json.dumps(zones) if zones is not None else None,
-                ev["rssi_dbm"],
-                ev["reason"],
-                ev["received_at"],
-            )
-        )
-    return rows
+_EVENT_TYPES = (
+    "text",
+    "text",
+    "text",
+    "int8",
+    "text",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "float8",
+    "json",
+    "float8",
+    "text",
+    "timestamptz",
+)
+"""PostgreSQL types of :data:`_EVENT_COLUMNS` for a binary COPY (``varchar`` takes ``text``)."""
 
 
-def _copy_events(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
+def _copy_binary(
+    cur: Any, table: str, columns: Sequence[str], types: Sequence[str], rows: Any
+) -> None:
+    """COPY ``rows`` in PostgreSQL's binary format: no text formatting on our side, no parsing on
+    the server's (timestamps and floats go as they are)."""
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+
+
+def _copy_events(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """PostgreSQL: COPY straight into ``presence_events``; on a duplicate, the slow path.
 
+    ``rows`` are ``(*EventRecord, received_at)``, in :data:`_EVENT_COLUMNS` order.
     COPY cannot skip duplicates, and a redelivered message carries events we hold.
     So the COPY runs inside a savepoint: usually nothing is a duplicate and it
     stands; otherwise it is rolled back and the rows go through a per-connection
@@ -163,14 +169,11 @@ def _copy_events(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
     import psycopg
 
     cols = ", ".join(_EVENT_COLUMNS)
-    rows = _copy_rows(events)
     raw = _driver(conn)
     with raw.cursor() as cur:
         cur.execute("SAVEPOINT footfall_copy")
         try:
-            with cur.copy(f"COPY presence_events ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            _copy_binary(cur, "presence_events", _EVENT_COLUMNS, _EVENT_TYPES, rows)
         except psycopg.errors.UniqueViolation:
             cur.execute("ROLLBACK TO SAVEPOINT footfall_copy")
         else:
@@ -181,9 +184,7 @@ def _copy_events(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
             f"AS SELECT {cols} FROM presence_events WITH NO DATA"
         )
         cur.execute("TRUNCATE _ingest_events")
-        with cur.copy(f"COPY _ingest_events ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        _copy_binary(cur, "_ingest_events", _EVENT_COLUMNS, _EVENT_TYPES, rows)
         cur.execute(
             f"INSERT INTO presence_events ({cols}) SELECT {cols} FROM _ingest_events "  # noqa: S608
             "ON CONFLICT (event_id) DO NOTHING"
@@ -192,7 +193,7 @@ def _copy_events(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
 
 def write_batch(conn: Connection, items: Sequence[Received]) -> WriteCounts:
     """Write ``items`` on ``conn`` (the caller owns the transaction and commits it)."""
-    events: dict[str, dict[str, Any]] = {}  # by event_id: a message twice in one batch
+    events: dict[str, tuple[EventRecord, datetime]] = {}  # by event_id: a message twice
     dead: list[dict[str, Any]] = []
     occupancy: dict[tuple[str, str, str, datetime], dict[str, Any]] = {}
     stores: dict[str, datetime] = {}
@@ -218,11 +219,12 @@ def write_batch(conn: Connection, items: Sequence[Received]) -> WriteCounts:
                 "health": "ok",
             }
             for ev in outcome.events:
-                events[ev.event_id] = ev.row(at)
-                lo = ev.ts - timedelta(seconds=ev.dwell_s or 0.0)
+                events[ev.event_id] = (ev, at)
+                ts = ev.ts
+                lo = ts - timedelta(seconds=ev.dwell_s) if ev.dwell_s else ts
                 dkey = (ev.store_id, ev.device_key)
                 old = dirty.get(dkey)
-                dirty[dkey] = (lo, ev.ts) if old is None else (min(old[0], lo), max(old[1], ev.ts))
+                dirty[dkey] = (lo, ts) if old is None else (min(old[0], lo), max(old[1], ts))
         elif isinstance(outcome, Rejected):
             dead.append(outcome.row(at))
         elif isinstance(outcome, StatusRecord):
@@ -259,9 +261,10 @@ def write_batch(conn: Connection, items: Sequence[Received]) -> WriteCounts:
         ["id"],
     )
     if conn.dialect.name == "postgresql" and len(events) >= COPY_MIN_ROWS:
-        _copy_events(conn, list(events.values()))
+        _copy_events(conn, [(*ev, at) for ev, at in events.values()])
     else:
-        _insert_ignore(conn, _table(PresenceEventRow), list(events.values()), ["event_id"])
+        rows = [ev.row(at) for ev, at in events.values()]
+        _insert_ignore(conn, _table(PresenceEventRow), rows, ["event_id"])
     _insert_ignore(conn, _table(DeadLetter), dead, ["topic", "payload_sha256"])
     _insert_ignore(
         conn,
@@ -291,12 +294,14 @@ def write_batch(conn: Connection, items: Sequence[Received]) -> WriteCounts:
         ["online", "health", "version", "uptime_s", "counters", "status_at", "last_seen_at"],
     )
     if dirty and conn.dialect.name == "postgresql" and len(dirty) >= COPY_MIN_ROWS:
-        with (
-            _driver(conn).cursor() as cur,
-            cur.copy("COPY visit_dirty (store_id, device_key, ts_min, ts_max) FROM STDIN") as copy,
-        ):
-            for (store_id, device_key), (lo, hi) in dirty.items():
-                copy.write_row((store_id, device_key, lo, hi))
+        with _driver(conn).cursor() as cur:
+            _copy_binary(
+                cur,
+                "visit_dirty",
+                ("store_id", "device_key", "ts_min", "ts_max"),
+                ("text", "text", "timestamptz", "timestamptz"),
+                ((store_id, key, lo, hi) for (store_id, key), (lo, hi) in dirty.items()),
+            )
     elif dirty:
         conn.execute(
             _insert(conn, _table(VisitDirty)),
