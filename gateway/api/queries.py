@@ -31,13 +31,12 @@ from sqlalchemy import (
     cast,
     delete,
     distinct,
-    exists,
     extract,
     func,
     literal,
     select,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from gateway.models import (
     Agent,
@@ -162,16 +161,8 @@ def footfall(
     """Per UTC day and in total: visits, passers-by, engaged, capture rate, new vs repeat."""
     dialect = _dialect(session)
     sv = StoreVisit
-    prior = aliased(StoreVisit)
     is_visit = sv.visit_class.in_(VISIT_CLASSES)
     randomized = sv.id_class == "wifi_randomized"
-    repeat = exists().where(
-        prior.device_key == sv.device_key,
-        prior.store_id == sv.store_id,
-        prior.visit_class.in_(VISIT_CLASSES),
-        prior.started_at < sv.started_at,
-        prior.started_at >= _minus_seconds(dialect, sv.started_at, horizon_s),
-    )
 
     def _sum(cond: Any) -> Any:
         return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
@@ -182,19 +173,46 @@ def footfall(
         _sum(sv.visit_class == "passer_by").label("passers_by"),
         _sum(sv.visit_class == "engaged").label("engaged"),
         _sum(and_(is_visit, randomized)).label("unknown"),
-        _sum(and_(is_visit, ~randomized, repeat)).label("repeat"),
     )
     where = _visit_filters(store_id, start, end)
     day = _day(dialect, sv.started_at).label("day")
     per_day = session.execute(select(day, *columns).where(*where).group_by(day).order_by(day))
     total = session.execute(select(literal("total").label("day"), *columns).where(*where)).one()
-    days = [_footfall_row(r) for r in per_day]
-    return suppressed(days, k), suppressed([_footfall_row(total)], k)[0]
+    # repeat: the device's previous visit to the store (LAG over the visits from the
+    # horizon before the period on) lies within the horizon -- one sorted pass, set-based
+    horizon_start = start - timedelta(seconds=horizon_s)
+    lagged = (
+        select(
+            sv.started_at,
+            sv.id_class,
+            func.lag(sv.started_at)
+            .over(partition_by=(sv.store_id, sv.device_key), order_by=sv.started_at)
+            .label("prev"),
+        )
+        .where(*_visit_filters(store_id, horizon_start, end), is_visit)
+        .subquery()
+    )
+    is_repeat = and_(
+        lagged.c.started_at >= start,
+        lagged.c.id_class != "wifi_randomized",
+        lagged.c.prev.is_not(None),
+        lagged.c.prev >= _minus_seconds(dialect, lagged.c.started_at, horizon_s),
+    )
+    rday = _day(dialect, lagged.c.started_at).label("day")
+    repeats = {
+        str(r.day): int(r.n)
+        for r in session.execute(
+            select(rday, func.count().label("n")).where(is_repeat).group_by(rday)
+        )
+    }
+    days = [_footfall_row(r, repeats.get(str(r.day), 0)) for r in per_day]
+    total_row = _footfall_row(total, sum(repeats.values()))
+    return suppressed(days, k), suppressed([total_row], k)[0]
 
 
-def _footfall_row(r: Any) -> FootfallRow:
+def _footfall_row(r: Any, repeat: int) -> FootfallRow:
     visits, passers = int(r.visits), int(r.passers_by)
-    unknown, repeat = int(r.unknown), int(r.repeat)
+    unknown = int(r.unknown)
     seen = visits + passers
     return FootfallRow(
         day=str(r.day),
