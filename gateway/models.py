@@ -242,6 +242,18 @@ class Exposure(Base):
         UniqueConstraint("campaign_id", "person_key", "ts", "kind", "channel", "creative"),
         Index(None, "person_key", "ts"),
         Index(None, "campaign_id", "grp"),
+        # covers the attribution join (gateway/reports.py): campaign, person and group
+        # looked up, every column the report reads in the index (migration 0003)
+        Index(
+            "ix_exposures_attribution_cover",
+            "campaign_id",
+            "person_key",
+            "grp",
+            "ts",
+            "kind",
+            "channel",
+            "creative",
+        ),
         CheckConstraint(_in("kind", ("click", "impression", "engaged_view")), name="kind"),
         CheckConstraint(_in("grp", ("exposed", "control")), name="grp"),
     )

@@ -130,6 +130,10 @@ def _touches_sql(dialect: str, *, kind_windows: bool) -> str:
     # with a skip-scan over stores is far slower here); PostgreSQL plans this itself.
     sv_at = "+sv.started_at" if dialect == "sqlite" else "sv.started_at"
     zones = "CAST(sv.zones AS TEXT)" if dialect == "postgresql" else "sv.zones"
+    # SQLite: CROSS JOIN fixes the order (linked visits outer, one covering-index search
+    # of exposures per visit) even without ANALYZE statistics, where the planner would
+    # otherwise scan the campaign's exposures and build an automatic index on ``lv``.
+    join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
     return f"""WITH lv AS (
   SELECT l.person_key, sv.store_id, sv.started_at,
          MIN({_day(dialect, "sv.started_at")}) AS day,
@@ -148,7 +152,7 @@ touches AS (
          e.id AS eid, e.ts, e.kind, e.channel, e.creative, e.grp,
          lv.v_s - {_epoch(dialect, "e.ts")} AS age_s
   FROM lv
-  JOIN exposures e ON e.person_key = lv.person_key AND e.campaign_id = :campaign_id
+  {join} exposures e ON e.person_key = lv.person_key AND e.campaign_id = :campaign_id
   WHERE e.grp IN :groups
     AND lv.v_s - {_epoch(dialect, "e.ts")} >= -:skew
     AND lv.v_s - {_epoch(dialect, "e.ts")} <= {window}
