@@ -15,20 +15,19 @@ from collections.abc import Sequence
 
 from alembic import op
 
-
-revision: str = '0004_exposure_cover'
-down_revision: str | None = '0003_events_ts_brin'
+revision: str = "0004_exposure_cover"
+down_revision: str | None = "0003_events_ts_brin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-COLUMNS = ['campaign_id', 'person_key', 'grp', 'ts', 'kind', 'channel', 'creative']
+COLUMNS = ["campaign_id", "person_key", "grp", "ts", "kind", "channel", "creative"]
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('exposures', schema=None) as batch_op:
-        batch_op.create_index('ix_exposures_attribution_cover', COLUMNS, unique=False)
+    with op.batch_alter_table("exposures", schema=None) as batch_op:
+        batch_op.create_index("ix_exposures_attribution_cover", COLUMNS, unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('exposures', schema=None) as batch_op:
-        batch_op.drop_index('ix_exposures_attribution_cover')
+    with op.batch_alter_table("exposures", schema=None) as batch_op:
+        batch_op.drop_index("ix_exposures_attribution_cover")
