@@ -111,14 +111,18 @@ def bare_rate(port: int, stream: Stream, run: int) -> Run:
     return Run(events / elapsed, cpu / events * 1e6)
 
 
-def _backend_cpu_s(conn: Any) -> float | None:
-    """CPU seconds (user + system) of every other backend on this database, from /proc."""
-    pids = conn.execute(
-        text(
-            "SELECT pid FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    ).scalars()
+def _backend_cpu_s(url: str) -> float | None:
+    """CPU seconds (user + system) of every backend on ``url``'s database but ours, from /proc."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        pids = [
+            pid
+            for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
     total = 0.0
     try:
         for pid in pids:
@@ -149,8 +153,7 @@ def gateway_rate(port: int, url: str, stream: Stream, run: int) -> Run:
         first.join()  # session created and subscribed, nothing to read yet
         publish("127.0.0.1", port, stream.messages, client_id=f"bench-pub-g{run}")
         target = ingest.service.metrics.events_stored + len(stream.event_ids)
-        with ingest.engine.connect() as conn:
-            pg_started = _backend_cpu_s(conn)
+        pg_started = _backend_cpu_s(url)
         started = time.monotonic()
         cpu_started = time.process_time()
         worker = threading.Thread(target=ingest.service.run, args=(stop,))
@@ -161,8 +164,7 @@ def gateway_rate(port: int, url: str, stream: Stream, run: int) -> Run:
             time.sleep(0.005)
         elapsed = time.monotonic() - started
         cpu = time.process_time() - cpu_started
-        with ingest.engine.connect() as conn:
-            pg_ended = _backend_cpu_s(conn)
+        pg_ended = _backend_cpu_s(url)  # before stopping: the pool's backends are still there
         stop.set()
         worker.join()
         with ingest.engine.connect() as conn:
