@@ -122,7 +122,7 @@ class PresenceEventRow(Base):
         Index(None, "device_key", "ts"),
         # BRIN on PostgreSQL (migration 0003): events arrive in about ts order, and a
         # block-range index serves retention's ts < cutoff at a fraction of a B-tree's upkeep.
-        Index(None, "ts", postgresql_using="brin"),
+        Index(None, "ts", postgresql_using="brin", postgresql_with={"autosummarize": "on"}),
         CheckConstraint(_in("kind", EVENT_KINDS), name="kind"),
         CheckConstraint(_in("id_class", ID_CLASSES), name="id_class"),
     )
