@@ -3,6 +3,9 @@
 Validated independently of the agent's own code: strict types (no ``"5"`` for
 an int, no ``true`` for a float), unknown fields ignored, ``schema`` must be 1.
 Cross-field rules that need the topic or the clock live in :mod:`gateway.ingest`.
+The high-volume ``events`` payload is a ``TypedDict`` validated by one reused
+:data:`EVENTS_PAYLOAD` adapter (plain dicts out, no model object per event);
+``status`` and ``occupancy`` are models.
 """
 
 from __future__ import annotations
