@@ -543,7 +543,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         visitors = counts.get("visitor", 0) + counts.get("engaged", 0)
         lines.append(
             f"  {store_id}: {visitors} visits ({counts.get('engaged', 0)} engaged), "
-            f"{counts.get('passer_by', 0)} passers-by, {counts.get('staff', 0)} staff"
+            f"{counts.get('passer_by', 0)} passers-by"
         )
     camp = summary["campaign"]
     lines += [
