@@ -150,6 +150,23 @@ def _visit_filters(store_id: str | None, start: datetime, end: datetime) -> list
     return out
 
 
+def _zone_event_filters(
+    kind: str, zone: str, store_id: str | None, start: datetime, end: datetime
+) -> list[Any]:
+    """Raw ``kind`` events of one zone in ``[start, end)``, randomized Wi-Fi excluded."""
+    pe = PresenceEventRow
+    out: list[Any] = [
+        pe.kind == kind,
+        pe.zone == zone,
+        pe.ts >= start,
+        pe.ts < end,
+        pe.id_class.not_in(EXCLUDED_ID_CLASSES),
+    ]
+    if store_id is not None:
+        out.append(pe.store_id == store_id)
+    return out
+
+
 def footfall(
     session: Session,
     store_id: str | None,
@@ -262,15 +279,9 @@ def dwell_buckets(
         pe = PresenceEventRow
         dwell, key = pe.dwell_s, pe.device_key
         where = [
-            pe.kind == "zone_exit",
-            pe.zone == zone,
-            pe.ts >= start,
-            pe.ts < end,
-            pe.id_class.not_in(EXCLUDED_ID_CLASSES),
+            *_zone_event_filters("zone_exit", zone, store_id, start, end),
             pe.dwell_s.is_not(None),
         ]
-        if store_id is not None:
-            where.append(pe.store_id == store_id)
     bucket = _bucket_case(dwell).label("bucket")
     rows = {
         r.bucket: r
@@ -314,15 +325,7 @@ def heat_by_hour(
     else:
         pe = PresenceEventRow
         ts, key = pe.ts, pe.device_key
-        where = [
-            pe.kind == "zone_enter",
-            pe.zone == zone,
-            pe.ts >= start,
-            pe.ts < end,
-            pe.id_class.not_in(EXCLUDED_ID_CLASSES),
-        ]
-        if store_id is not None:
-            where.append(pe.store_id == store_id)
+        where = _zone_event_filters("zone_enter", zone, store_id, start, end)
     wd, hr = _weekday(dialect, ts).label("wd"), _hour(dialect, ts).label("hr")
     found = {
         (int(r.wd), int(r.hr)): r
