@@ -469,8 +469,6 @@ def calibrate_power(
     sensor's offset, unless --as-site.
     """
     from edge_agent.technician.calibrate import (
-        CalibrationFileError,
-        read_calibration,
         record_power,
         summarize_power,
         write_calibration,
@@ -478,15 +476,9 @@ def calibrate_power(
 
     if not distance_m > 0 or not seconds > 0:
         raise _fail(f"--distance and --seconds must be > 0 (got {distance_m}, {seconds})")
-    try:
-        doc = read_calibration(out)
-    except CalibrationFileError as exc:
-        raise _fail(f"{exc}; pass another --out or fix the file") from None
-    settings = _settings(config, need_config=not simulate)
-    settings, key = _beacon_key(settings, beacon)
-    sim = None
-    if simulate:
-        sim = _calibration_sim(settings, key, sim_p1m, sim_n, sim_sigma, seed, sensor)
+    doc, settings, key, sim = _calibration_setup(
+        out, config, beacon, simulate, (sim_p1m, sim_n, sim_sigma), seed, sensor
+    )
     got = _record(
         settings,
         key,
@@ -532,6 +524,29 @@ def calibrate_power(
     typer.echo(
         f"wrote {out}: site P1m {doc['p1m_dbm']:.1f} dBm, offset of {sensor_id} {offset:+.1f} dB"
     )
+
+
+def _calibration_setup(
+    out: Path,
+    config: Path | None,
+    beacon: str,
+    simulate: bool,
+    sim_model: tuple[float, float, float],
+    seed: int,
+    sensor: str | None,
+) -> tuple[Any, AgentSettings, str, Callable[[float, float], Iterator[Sighting]] | None]:
+    """What both calibrate commands start from: the calibration file so far, the agent's
+    settings, the beacon's key, and (``--simulate``) the simulated calibration beacon."""
+    from edge_agent.technician.calibrate import CalibrationFileError, read_calibration
+
+    try:
+        doc = read_calibration(out)
+    except CalibrationFileError as exc:
+        raise _fail(f"{exc}; pass another --out or fix the file") from None
+    settings = _settings(config, need_config=not simulate)
+    settings, key = _beacon_key(settings, beacon)
+    sim = _calibration_sim(settings, key, *sim_model, seed, sensor) if simulate else None
+    return doc, settings, key, sim
 
 
 def _calibration_sim(
@@ -649,8 +664,6 @@ def calibrate_path_loss(
 ) -> None:
     """Fit the power at 1 m and the path-loss exponent from several tape-measured distances."""
     from edge_agent.technician.calibrate import (
-        CalibrationFileError,
-        read_calibration,
         record_path_loss,
         sparkline,
         summarize_path_loss,
@@ -668,15 +681,9 @@ def calibrate_path_loss(
         raise _fail(f"--distances needs at least 2 different distances (got {distances!r})")
     if not seconds > 0:
         raise _fail(f"--seconds must be > 0 (got {seconds})")
-    try:
-        doc = read_calibration(out)
-    except CalibrationFileError as exc:
-        raise _fail(f"{exc}; pass another --out or fix the file") from None
-    settings = _settings(config, need_config=not simulate)
-    settings, key = _beacon_key(settings, beacon)
-    sim = None
-    if simulate:
-        sim = _calibration_sim(settings, key, sim_p1m, sim_n, sim_sigma, seed, sensor)
+    doc, settings, key, sim = _calibration_setup(
+        out, config, beacon, simulate, (sim_p1m, sim_n, sim_sigma), seed, sensor
+    )
 
     readings: dict[float, list[float]] = {}
     chosen_sensor = sensor
