@@ -233,25 +233,52 @@ class VisitUpdate:
 
 
 def _claim(conn: Connection, limit: int) -> list[tuple[str, str, datetime, datetime]]:
-    """Take up to ``limit`` queue rows (skipping rows another gateway holds) and delete them."""
-    d = VisitDirty
-    stmt = select(d.id, d.store_id, d.device_key, d.ts_min, d.ts_max).order_by(d.id).limit(limit)
+    """Take up to ``limit`` queue rows (skipping rows another gateway holds) and delete them.
+
+    Returns one merged range per (store, device), sorted as the advisory lock keys are.
+    """
     if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    rows = conn.execute(stmt).all()
-    if not rows:
-        return []
-    conn.execute(delete(d).where(d.id.in_([r.id for r in rows])))
-    ranges: dict[tuple[str, str], tuple[datetime, datetime]] = {}
-    for r in rows:
-        key = (r.store_id, r.device_key)
-        old = ranges.get(key)
-        ranges[key] = (
-            (r.ts_min, r.ts_max) if old is None else (min(old[0], r.ts_min), max(old[1], r.ts_max))
-        )
+        # One round trip: lock, delete and fold the rows per device on the server.
+        with _driver(conn).cursor() as cur:
+            cur.execute(_CLAIM_SQL, (limit,))
+            claimed = [(r[0], r[1], r[2], r[3]) for r in cur.fetchall()]
+    else:
+        d = VisitDirty
+        rows = conn.execute(
+            select(d.id, d.store_id, d.device_key, d.ts_min, d.ts_max).order_by(d.id).limit(limit)
+        ).all()
+        if not rows:
+            return []
+        conn.execute(delete(d).where(d.id.in_([r.id for r in rows])))
+        ranges: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+        for r in rows:
+            key = (r.store_id, r.device_key)
+            old = ranges.get(key)
+            ranges[key] = (
+                (r.ts_min, r.ts_max)
+                if old is None
+                else (min(old[0], r.ts_min), max(old[1], r.ts_max))
+            )
+        claimed = [(k[0], k[1], lo, hi) for k, (lo, hi) in ranges.items()]
     # Sorted as the advisory lock keys are, so concurrent rounds lock in one global order.
-    ordered = sorted(ranges.items(), key=lambda kv: f"{kv[0][0]}/{kv[0][1]}")
-    return [(k[0], k[1], lo, hi) for k, (lo, hi) in ordered]
+    claimed.sort(key=lambda c: f"{c[0]}/{c[1]}")
+    return claimed
+
+
+_CLAIM_SQL = """
+WITH taken AS (
+    DELETE FROM visit_dirty WHERE id IN (
+        SELECT id FROM visit_dirty ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+    )
+    RETURNING store_id, device_key, ts_min, ts_max
+)
+SELECT store_id, device_key, min(ts_min), max(ts_max) FROM taken GROUP BY store_id, device_key
+"""
+
+
+def _driver(conn: Connection) -> Any:
+    """The psycopg connection under ``conn``, inside the same transaction."""
+    return conn.connection.driver_connection
 
 
 def _lock_devices(conn: Connection, keys: Sequence[tuple[str, str]]) -> None:
@@ -275,6 +302,86 @@ BULK_MARGIN = timedelta(hours=1)
 BULK_DEVICES = 500  # devices per IN (...) list: well under SQLite's variable limit
 
 
+_EXISTING_SQL = """
+SELECT id, store_id, device_key, started_at, ended_at FROM store_visits
+WHERE device_key = ANY(%s) AND store_id = ANY(%s) AND started_at <= %s AND ended_at >= %s
+"""
+_EVIDENCE_SQL = """
+SELECT store_id, device_key, agent_id, kind, ts, dwell_s, zone, zones, id_class
+FROM presence_events
+WHERE device_key = ANY(%s) AND store_id = ANY(%s) AND ts >= %s AND ts <= %s
+"""
+
+_Existing = tuple[int, datetime, datetime]
+"""A stored visit around a claimed range: (id, started_at, ended_at)."""
+
+
+def _load_bulk(
+    conn: Connection,
+    devices: list[str],
+    stores: list[str],
+    load_lo: datetime,
+    load_hi: datetime,
+) -> tuple[dict[tuple[str, str], list[_Existing]], dict[tuple[str, str], list[Evidence]]]:
+    """The stored visits and the evidence of ``devices`` in ``stores`` around the load window."""
+    existing: dict[tuple[str, str], list[_Existing]] = {}
+    evidence: dict[tuple[str, str], list[Evidence]] = {}
+    ev_hi = load_hi + timedelta(seconds=MAX_DWELL_S)
+    if conn.dialect.name == "postgresql":
+        # Plain psycopg rows: array parameters instead of IN lists of hundreds of binds, and
+        # no per-value result processing (the load is most of the merge's Python time).
+        with _driver(conn).cursor() as cur:
+            cur.execute(_EXISTING_SQL, (devices, stores, load_hi, load_lo))
+            for vid, store_id, device_key, started_at, ended_at in cur:
+                existing.setdefault((store_id, device_key), []).append((vid, started_at, ended_at))
+            cur.execute(_EVIDENCE_SQL, (devices, stores, load_lo, ev_hi))
+            rows: Iterable[Sequence[Any]] = cur.fetchall()
+    else:
+        v, e = StoreVisit, PresenceEventRow
+        for r in conn.execute(
+            select(v.id, v.store_id, v.device_key, v.started_at, v.ended_at).where(
+                v.device_key.in_(devices),  # the (device_key, started_at) index
+                v.store_id.in_(stores),
+                v.started_at <= load_hi,
+                v.ended_at >= load_lo,
+            )
+        ).all():
+            existing.setdefault((r.store_id, r.device_key), []).append(
+                (r.id, r.started_at, r.ended_at)
+            )
+        rows = conn.execute(
+            select(
+                e.store_id,
+                e.device_key,
+                e.agent_id,
+                e.kind,
+                e.ts,
+                e.dwell_s,
+                e.zone,
+                e.zones,
+                e.id_class,
+            ).where(
+                e.device_key.in_(devices),
+                e.store_id.in_(stores),
+                e.ts >= load_lo,
+                e.ts <= ev_hi,
+            )
+        ).all()
+    for store_id, device_key, agent_id, kind, ts, dwell_s, zone, zones, id_class in rows:
+        evidence.setdefault((store_id, device_key), []).append(
+            Evidence(
+                agent_id,
+                kind,
+                (ts - _EPOCH).total_seconds(),
+                dwell_s,
+                zone,
+                tuple(zones) if zones is not None else None,
+                id_class,
+            )
+        )
+    return existing, evidence
+
+
 def _remerge_bulk(
     conn: Connection,
     claimed: Sequence[tuple[str, str, datetime, datetime]],
@@ -287,47 +394,8 @@ def _remerge_bulk(
     stores = sorted({c[0] for c in claimed})
     load_lo = min(c[2] for c in claimed) - gap - BULK_MARGIN
     load_hi = max(c[3] for c in claimed) + gap + BULK_MARGIN
-    v, e = StoreVisit, PresenceEventRow
-    existing: dict[tuple[str, str], list[Any]] = {}
-    for r in conn.execute(
-        select(v.id, v.store_id, v.device_key, v.started_at, v.ended_at).where(
-            v.device_key.in_(devices),  # the (device_key, started_at) index
-            v.store_id.in_(stores),
-            v.started_at <= load_hi,
-            v.ended_at >= load_lo,
-        )
-    ).all():
-        existing.setdefault((r.store_id, r.device_key), []).append(r)
-    evidence: dict[tuple[str, str], list[Evidence]] = {}
-    for ev in conn.execute(
-        select(
-            e.store_id,
-            e.device_key,
-            e.agent_id,
-            e.kind,
-            e.ts,
-            e.dwell_s,
-            e.zone,
-            e.zones,
-            e.id_class,
-        ).where(
-            e.device_key.in_(devices),
-            e.store_id.in_(stores),
-            e.ts >= load_lo,
-            e.ts <= load_hi + timedelta(seconds=MAX_DWELL_S),
-        )
-    ).all():
-        evidence.setdefault((ev.store_id, ev.device_key), []).append(
-            Evidence(
-                agent_id=ev.agent_id,
-                kind=ev.kind,
-                ts_s=_to_s(ev.ts),
-                dwell_s=ev.dwell_s,
-                zone=ev.zone,
-                zones=tuple(ev.zones) if ev.zones is not None else None,
-                id_class=ev.id_class,
-            )
-        )
+    existing, evidence = _load_bulk(conn, devices, stores, load_lo, load_hi)
+    v = StoreVisit
     doomed: list[int] = []
     rows: list[dict[str, Any]] = []
     count = 0
@@ -337,9 +405,9 @@ def _remerge_bulk(
         evs = evidence.get(key, [])
         merged: list[MergedVisit] = []
         for _ in range(50):
-            near = [x for x in mine if x.started_at <= hi + gap and x.ended_at >= lo - gap]
-            new_lo = min([lo, *(x.started_at for x in near)])
-            new_hi = max([hi, *(x.ended_at for x in near)])
+            near = [x for x in mine if x[1] <= hi + gap and x[2] >= lo - gap]
+            new_lo = min([lo, *(x[1] for x in near)])
+            new_hi = max([hi, *(x[2] for x in near)])
             w_lo, w_hi = _to_s(new_lo - gap), _to_s(new_hi + gap)
             merged = merge_visits([x for x in evs if x.start_s <= w_hi and x.ts_s >= w_lo], rules)
             if merged:
@@ -351,11 +419,15 @@ def _remerge_bulk(
         if lo - gap < load_lo or hi + gap > load_hi:
             count += remerge_device(conn, store_id, device_key, lo, hi, rules, now)
             continue
-        doomed.extend(x.id for x in mine if x.started_at <= hi + gap and x.ended_at >= lo - gap)
+        doomed.extend(x[0] for x in mine if x[1] <= hi + gap and x[2] >= lo - gap)
         rows.extend(_visit_row(store_id, device_key, m, now) for m in merged)
         count += len(merged)
     if doomed:
-        conn.execute(delete(v).where(v.id.in_(doomed)))
+        if conn.dialect.name == "postgresql":
+            with _driver(conn).cursor() as cur:
+                cur.execute("DELETE FROM store_visits WHERE id = ANY(%s)", (doomed,))
+        else:
+            conn.execute(delete(v).where(v.id.in_(doomed)))
     if rows:
         conn.execute(insert(v), rows)
     return count
