@@ -17,13 +17,14 @@ from gateway.migrate import upgrade
 from gateway.models import OccupancySample, PresenceEventRow, StoreVisit
 from gateway.retention import purge_events
 from gateway.store import Received, write_batch
-from gateway.visits import VisitRules, update_visits, visits_of
+from gateway.visits import Evidence, VisitRules, merge_visits, update_visits, visits_of
 
 BACKENDS = [
     pytest.param("sqlite_url", id="sqlite"),
     pytest.param("postgres_url", id="postgres", marks=pytest.mark.postgres),
 ]
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RULES = VisitRules(gap_s=600.0, min_dwell_s=120.0, engaged_dwell_s=1800.0, engaged_zones=3)
 STORE = "krakow-01"
 DEVICE = "dk1_latelate"
@@ -195,3 +196,61 @@ def test_large_batches_with_redeliveries_store_each_event_once(engine: Engine) -
             select(func.count(func.distinct(PresenceEventRow.event_id)))
         ).scalar_one()
     assert stored == distinct == 120 * 4
+
+
+def test_incremental_bulk_merges_equal_one_merge_of_all_evidence(engine: Engine) -> None:
+    """Re-merging the dirty queue after every few batches ends with the visits that one pure
+    merge of each device's whole evidence gives (the bulk path's loading and widening)."""
+    from tests.integration.gateway_load import build_stream
+
+    stream = build_stream(events=6000, malformed_fraction=0.0, devices_per_store=50)
+    now = datetime(2026, 11, 23, 12, 0, 1, tzinfo=UTC)
+    items = [Received(classify(m.topic, m.payload, now, Limits()), now) for m in stream.messages]
+    for i in range(0, len(items), 7):
+        store(engine, *items[i : i + 7])
+        if i % 21 == 0:
+            update_visits(engine, RULES, now)
+    update_visits(engine, RULES, now)
+    e, v = PresenceEventRow, StoreVisit
+    with engine.connect() as conn:
+        evidence: dict[tuple[str, str], list[Evidence]] = {}
+        for r in conn.execute(
+            select(e.store_id, e.device_key, e.agent_id, e.kind, e.ts, e.dwell_s, e.zone, e.zones)
+        ):
+            evidence.setdefault((r.store_id, r.device_key), []).append(
+                Evidence(
+                    r.agent_id,
+                    r.kind,
+                    (r.ts - EPOCH).total_seconds(),
+                    r.dwell_s,
+                    r.zone,
+                    tuple(r.zones) if r.zones is not None else None,
+                )
+            )
+        stored = {
+            key: [
+                (x.started_at, x.ended_at, tuple(x.zones), x.agent_count, x.visit_class, x.open)
+                for x in conn.execute(
+                    select(v)
+                    .where(v.store_id == key[0], v.device_key == key[1])
+                    .order_by(v.started_at)
+                )
+            ]
+            for key in evidence
+        }
+    expected = {
+        key: [
+            (
+                EPOCH + timedelta(seconds=m.started_s),
+                EPOCH + timedelta(seconds=m.ended_s),
+                m.zones,
+                m.agent_count,
+                m.visit_class,
+                m.open,
+            )
+            for m in merge_visits(evs, RULES)
+        ]
+        for key, evs in evidence.items()
+    }
+    assert len(evidence) > 50
+    assert stored == expected
