@@ -29,10 +29,11 @@ from hardware.privacy import DeviceKeyer
 from hardware.sightings import sighting_from_ble, sighting_from_probe
 from hardware.simulator.floorplan import FloorPlan, FloorPlanError
 from hardware.simulator.output import BLE_FILE, LAYOUT_FILE, TRUTH_FILE, wifi_file
+from hardware.simulator.survey import SURVEY_FILE
 from hardware.wifi import ProbeRequest
 from positioning.devices import ProbeObservation, estimate_devices
 from positioning.evaluation import EmittedEvent, Scores, TruthDevice, TruthVisit, score
-from positioning.tracker import PresenceTracker, Reading, TrackerConfig
+from positioning.tracker import PresenceTracker, Reading, TrackerConfig, fingerprint_tracker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ class EvaluationReport:
     wifi_global: Scores
     device_count: DeviceCountReport
     dropped: dict[str, int]
+    ble_classifier: str = "strongest sensor"
+    """How BLE devices were placed: ``strongest sensor`` or ``fingerprint (site survey)``."""
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = asdict(self)
@@ -234,8 +237,15 @@ def evaluate_run(
     run_dir: Path,
     config: TrackerConfig | None = None,
     progress: Callable[[float], None] | None = None,
+    *,
+    use_survey: bool = True,
 ) -> EvaluationReport:
-    """Decode, track and score one ``footfall simulate`` directory."""
+    """Decode, track and score one ``footfall simulate`` directory.
+
+    With ``use_survey`` and a ``survey.jsonl`` in the directory (the technician's site
+    survey, which ``footfall simulate`` writes), BLE devices are placed by a fingerprint
+    classifier trained on it; otherwise by the strongest sensor.
+    """
     if not run_dir.is_dir():
         raise EvaluateError(f"{run_dir} is not a directory")
     truth = _load_json(run_dir / TRUTH_FILE)
@@ -264,7 +274,21 @@ def evaluate_run(
             streams.append(
                 counted(_wifi_readings(path, sensor.sensor_id, keyer, stats, probes), "wifi")
             )
-    tracker = PresenceTracker(plan.sensor_zones(), config)
+    survey_path = run_dir / SURVEY_FILE
+    if use_survey and survey_path.exists():
+        from edge_agent.technician.zones import FingerprintError, load_fingerprints
+
+        try:
+            survey = load_fingerprints(survey_path)
+        except FingerprintError as exc:
+            raise EvaluateError(str(exc)) from None
+        tracker = fingerprint_tracker(
+            plan.sensor_zones(), survey.sensors, survey.rssi_dbm, survey.zones, config
+        )
+        ble_classifier = f"fingerprint (site survey, {len(survey.zones)} fingerprints)"
+    else:
+        tracker = PresenceTracker(plan.sensor_zones(), config)
+        ble_classifier = "strongest sensor"
     merged = heapq.merge(*streams, key=lambda r: r.ts_s)
     emitted = run_pipeline(merged, tracker, progress=progress)
     c = tracker.counters
@@ -296,6 +320,7 @@ def evaluate_run(
         wifi_global=score(wifi_global, emitted),
         device_count=_device_count(probes, wifi),
         dropped=dropped,
+        ble_classifier=ble_classifier,
     )
 
 
@@ -319,7 +344,7 @@ def format_report(report: EvaluationReport) -> str:
     lines = [
         f"run {report.run_dir} (seed {report.seed}, {report.simulated_s / 60:.1f} simulated min)",
         f"readings: {report.ble_readings} BLE, {report.wifi_readings} Wi-Fi; "
-        f"events: {report.events}",
+        f"events: {report.events}; BLE placed by {report.ble_classifier}",
         f"{'metric':38s} {'BLE':>10s} {'Wi-Fi':>10s} {'Wi-Fi gl.':>10s}  bar (BLE)",
     ]
     for name, fmt, bar in METRICS:

@@ -15,6 +15,13 @@ import typer
 def evaluate_command(
     run_dir: Annotated[Path, typer.Argument(help="A directory written by 'footfall simulate'.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    no_survey: Annotated[
+        bool,
+        typer.Option(
+            "--no-survey",
+            help="Place BLE devices by the strongest sensor even if the run has a site survey.",
+        ),
+    ] = False,
 ) -> None:
     """Decode, track and score a simulated run against its ground truth."""
     from rich.progress import Progress
@@ -25,7 +32,9 @@ def evaluate_command(
         with Progress(transient=True, disable=as_json) as progress:
             task = progress.add_task("evaluating", total=None)
             report = evaluate_run(
-                run_dir, progress=lambda ts: progress.update(task, description=f"t={ts:.0f}")
+                run_dir,
+                progress=lambda ts: progress.update(task, description=f"t={ts:.0f}"),
+                use_survey=not no_survey,
             )
     except (EvaluateError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +35,7 @@ from positioning.events import PresenceEvent
 from positioning.kalman import DEFAULT_PARAMS, KalmanParams, RssiKalmanBank
 from positioning.tracking import DeviceTable, TableCounters, TrackingConfig
 from positioning.visits import VisitConfig
-from positioning.zones import StrongestSensorClassifier, ZoneClassifier
+from positioning.zones import FingerprintClassifier, StrongestSensorClassifier, ZoneClassifier
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -367,13 +367,18 @@ class PresenceTracker:
         # the last guess; kept here, not read from the table, so batching never changes it
         devs = [self._devices[k] for k in keys]
         previous = np.array([d.sticky for d in devs], dtype=np.intp)
+        with np.errstate(invalid="ignore"):
+            loudest = np.where(np.isnan(matrix), -np.inf, matrix).max(axis=1)
         custom = self._custom.get(signal)
         if custom is None:
             proba, best = self._classifiers[signal].classify_many(matrix, previous)
         else:
             proba, best = self._classify_rows(custom, matrix, previous)
-        with np.errstate(invalid="ignore"):
-            loudest = np.where(np.isnan(matrix), -np.inf, matrix).max(axis=1)
+            # the signal's floor holds for every classifier: a fingerprint always has a
+            # nearest zone, a phone heard only faintly (the sidewalk) is in none
+            faint = loudest < self.config.tuning[signal].floor_dbm
+            proba[faint] = 0.0
+            best[faint] = -1
         for row, key in enumerate(keys):
             b = int(best[row])
             p = float(proba[row, b]) if b >= 0 else 0.0
@@ -439,6 +444,45 @@ class PresenceTracker:
             _LOGGER.debug("released the filters of %d silent devices", len(gone))
 
 
+@dataclass(frozen=True, slots=True)
+class FingerprintTuning:
+    """How a tracker uses a site survey (tuned on the simulated store, docs/evaluation.md)."""
+
+    k: int = 15
+    """Neighbours voting: a survey has about 4 fingerprints per square metre."""
+    switch_margin: float = 0.6
+    """Another zone's vote share must beat the held zone's by this much (hysteresis)."""
+    min_probability: float = 0.3
+    """The dwell machine's support threshold for kNN vote shares (0.6 suits softmax RSSI
+    probabilities; a zone holding 30 % of 15 votes and the most of them supports it)."""
+
+
+def fingerprint_tracker(
+    sensor_zones: Mapping[str, str],
+    sensors: Sequence[str],
+    rssi_matrix: npt.ArrayLike,
+    zone_labels: Sequence[str],
+    config: TrackerConfig | None = None,
+    tuning: FingerprintTuning | None = None,
+    signal: str = "ble",
+) -> PresenceTracker:
+    """A tracker whose ``signal`` devices are placed by a kNN over surveyed fingerprints.
+
+    ``rssi_matrix`` rows are fingerprints, columns ``sensors``, NaN where not heard (what
+    ``footfall zones record`` records); zones the survey names must be zones of
+    ``sensor_zones``. Filtering, the floor, dwell and visits are the tracker's own.
+    """
+    cfg = config if config is not None else TrackerConfig()
+    fp = tuning or FingerprintTuning()
+    unknown = set(zone_labels) - set(sensor_zones.values())
+    if unknown:
+        raise TrackerConfigError(f"survey zones {sorted(unknown)} are not zones of the sensors")
+    clf = FingerprintClassifier(fp.k, sensors=sensors, switch_margin=fp.switch_margin)
+    clf.fit(rssi_matrix, list(zone_labels))
+    dwell = {**cfg.dwell, signal: replace(cfg.dwell[signal], min_probability=fp.min_probability)}
+    return PresenceTracker(sensor_zones, replace(cfg, dwell=dwell), classifiers={signal: clf})
+
+
 def _sum_counters(counters: list[TableCounters]) -> TableCounters:
     return TableCounters(
         accepted=sum(c.accepted for c in counters),
@@ -452,10 +496,12 @@ def _sum_counters(counters: list[TableCounters]) -> TableCounters:
 __all__ = [
     "BLE_REFERENCE_P1M_DBM",
     "DEFAULT_TUNING",
+    "FingerprintTuning",
     "PresenceTracker",
     "Reading",
     "SignalTuning",
     "TrackerConfig",
     "TrackerConfigError",
     "TrackerCounters",
+    "fingerprint_tracker",
 ]

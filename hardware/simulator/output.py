@@ -7,6 +7,8 @@ Layout of the directory::
     truth.json             the ground truth (people, tracks, zone intervals, visits, devices)
     layout.json            the floor plan: zones, sensors, door, sidewalk
     run.json               seed, configuration and record counts
+    survey.jsonl           a technician's site survey of the same store: zone fingerprints
+                           (hardware/simulator/survey.py), what ``footfall zones record`` writes
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hardware.simulator.engine import SimBleAdvert, SimProbe, SimulatedStore
+from hardware.simulator.survey import SURVEY_FILE, site_survey
 
 BLE_FILE = "ble.jsonl"
 TRUTH_FILE = "truth.json"
@@ -197,6 +202,13 @@ def write_run(
             w.close()
     (out_dir / TRUTH_FILE).write_text(json.dumps(store.truth()), encoding="utf-8")
     (out_dir / LAYOUT_FILE).write_text(json.dumps(store.plan.to_json(), indent=2), encoding="utf-8")
+    # the survey happened before opening: its own draws, the store's shadowing field
+    survey = site_survey(
+        store.plan, store.channel, np.random.default_rng([store.seed, 3]), store.start_ts_s - 86_400
+    )
+    with (out_dir / SURVEY_FILE).open("w", encoding="utf-8") as survey_out:
+        for row in survey:
+            survey_out.write(json.dumps(row, separators=(",", ":"), sort_keys=True) + "\n")
     kinds = [p.kind.value for p in store.people]
     summary = RunSummary(
         out_dir=str(out_dir),

@@ -35,9 +35,9 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_simulate_writes_every_file(run_dir: Path) -> None:
-    """The run directory holds the BLE JSONL, a pcap per sensor, truth and layout."""
+    """The run directory holds the BLE JSONL, a pcap per sensor, truth, layout, survey."""
     names = {p.name for p in run_dir.iterdir()}
-    assert {"ble.jsonl", "truth.json", "layout.json", "run.json"} <= names
+    assert {"ble.jsonl", "truth.json", "layout.json", "run.json", "survey.jsonl"} <= names
     assert len([n for n in names if n.startswith("wifi-") and n.endswith(".pcap")]) == 6
 
 
@@ -63,6 +63,13 @@ def test_evaluate_scores_the_run(run_dir: Path) -> None:
     assert ble["per_second_accuracy"] > 0.8
     assert report["device_count"]["true_devices"] > 0
     assert report["ble_readings"] > 0
+    assert report["ble_classifier"].startswith("fingerprint (site survey")
+
+
+def test_evaluate_without_the_survey_places_by_the_strongest_sensor(run_dir: Path) -> None:
+    proc = _footfall("evaluate", str(run_dir), "--no-survey")
+    assert proc.returncode == 0, proc.stderr
+    assert "BLE placed by strongest sensor" in proc.stdout
 
 
 def test_evaluate_refuses_a_directory_without_a_run(tmp_path: Path) -> None:

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from positioning.events import EventKind, PresenceEvent
-from positioning.tracker import PresenceTracker, Reading, TrackerConfig, TrackerConfigError
+from positioning.tracker import (
+    PresenceTracker,
+    Reading,
+    TrackerConfig,
+    TrackerConfigError,
+    fingerprint_tracker,
+)
 
 SENSORS = {"s-a": "aisle", "s-b": "bakery", "s-c": "checkout"}
 T0 = 1_800_000_000.0
@@ -141,3 +147,51 @@ def test_config_refuses_a_bad_interval() -> None:
         TrackerConfig(classify_interval_s=0.0)
     with pytest.raises(TrackerConfigError, match="'sensor_zones'"):
         PresenceTracker({})
+
+
+def _survey(loud_to_zone: dict[str, str], rows_per_zone: int = 20) -> tuple[np.ndarray, list[str]]:
+    """Fingerprints as ``footfall zones record`` keeps them: columns sorted by sensor."""
+    rng = np.random.default_rng(7)
+    sensors = sorted(SENSORS)
+    rows, labels = [], []
+    for loud, zone in loud_to_zone.items():
+        for _ in range(rows_per_zone):
+            rows.append([(-60.0 if s == loud else -80.0) + rng.normal(0, 2.0) for s in sensors])
+            labels.append(zone)
+    return np.array(rows), labels
+
+
+def test_a_survey_places_devices_where_the_fingerprints_say() -> None:
+    """Where the survey found sensor A loudest in the bakery (a sensor mounted off its zone),
+    the fingerprint tracker says bakery; the strongest-sensor tracker would say aisle."""
+    matrix, labels = _survey({"s-a": "bakery", "s-b": "aisle", "s-c": "checkout"})
+    tracker = fingerprint_tracker(SENSORS, sorted(SENSORS), matrix, labels)
+    events = _run(tracker, _walk("dk1_x", [(0, 60, "s-a"), (60, 120, "s-b")]), 125)
+    zone_events = [(e.kind, e.zone) for e in events if e.zone is not None]
+    assert zone_events == [
+        (EventKind.ZONE_ENTER, "bakery"),
+        (EventKind.ZONE_EXIT, "bakery"),
+        (EventKind.ZONE_ENTER, "aisle"),
+    ]
+    plain = _run(PresenceTracker(SENSORS), _walk("dk1_x", [(0, 60, "s-a")]), 65)
+    assert [e.zone for e in plain if e.kind is EventKind.ZONE_ENTER] == ["aisle"]
+
+
+def test_a_survey_tracker_keeps_faint_devices_out_of_every_zone() -> None:
+    """A fingerprint always has a nearest zone; the signal's floor still keeps a phone heard
+    only faintly (the sidewalk) out of the zones."""
+    matrix, labels = _survey({"s-a": "aisle", "s-b": "bakery", "s-c": "checkout"})
+    tracker = fingerprint_tracker(SENSORS, sorted(SENSORS), matrix, labels)
+    faint = [
+        Reading(T0 + t, "dk1_far", s, "ble", -93.0, -59.0)
+        for t in np.arange(0.0, 60.0, 0.5)
+        for s in SENSORS
+    ]
+    events = _run(tracker, faint, 65)
+    assert not [e for e in events if e.kind is EventKind.ZONE_ENTER]
+
+
+def test_a_survey_naming_unknown_zones_is_refused() -> None:
+    matrix, labels = _survey({"s-a": "aisle", "s-b": "garden"})
+    with pytest.raises(TrackerConfigError, match="garden"):
+        fingerprint_tracker(SENSORS, sorted(SENSORS), matrix, labels)
