@@ -12,8 +12,9 @@ Repeated ``--repeats`` times in one run; prints medians and the ratio.
 
 Besides wall-clock rates (noisy on a shared machine) it prints CPU time per
 event, which other jobs on the machine barely change: the benchmark process's
-own (paho, validation, row building; ``process_time``) and, for the gateway, that
-of its PostgreSQL backends (from ``/proc``, when readable).
+own (paho, validation, row building; ``process_time``) plus, for the gateway, its
+housekeeping process's (the visit merge, forked on PostgreSQL), and that of the
+gateway's PostgreSQL backends (from ``/proc``, when readable).
 
     python benchmarks/bench_ingest.py [--events 100000] [--repeats 3] [--json]
 
@@ -75,7 +76,7 @@ def _paho_session(port: int, client_id: str, on_message: Any = None) -> Any:
 class Run:
     events_per_s: float
     python_cpu_us_per_event: float
-    """CPU of this process (every thread) per event."""
+    """CPU of this process (every thread) and of its child processes per event."""
     postgres_cpu_us_per_event: float | None = None
     """CPU of the gateway's PostgreSQL backends per event (None: /proc not readable)."""
 
@@ -133,6 +134,20 @@ def _backend_cpu_s(url: str) -> float | None:
     return total
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) of this process's live children (the gateway's housekeeping)."""
+    import multiprocessing
+
+    total = 0.0
+    for child in multiprocessing.active_children():
+        try:
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def gateway_rate(port: int, url: str, stream: Stream, run: int) -> Run:
     """Events/s the gateway commits into PostgreSQL draining the same queued stream."""
     settings = GatewaySettings(
@@ -155,7 +170,7 @@ def gateway_rate(port: int, url: str, stream: Stream, run: int) -> Run:
         target = ingest.service.metrics.events_stored + len(stream.event_ids)
         pg_started = _backend_cpu_s(url)
         started = time.monotonic()
-        cpu_started = time.process_time()
+        cpu_started = time.process_time() + _children_cpu_s()
         worker = threading.Thread(target=ingest.service.run, args=(stop,))
         worker.start()
         while ingest.service.metrics.events_stored < target:
@@ -163,7 +178,7 @@ def gateway_rate(port: int, url: str, stream: Stream, run: int) -> Run:
                 raise RuntimeError("gateway did not store the stream within 300 s")
             time.sleep(0.005)
         elapsed = time.monotonic() - started
-        cpu = time.process_time() - cpu_started
+        cpu = time.process_time() + _children_cpu_s() - cpu_started
         pg_ended = _backend_cpu_s(url)  # before stopping: the pool's backends are still there
         stop.set()
         worker.join()

@@ -15,13 +15,18 @@ dropped (a packet id may be reused by then).
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
+import os
 import queue
 import random
+import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from sqlalchemy import Engine
@@ -232,23 +237,18 @@ class IngestService:
 
     def run(self, stop: threading.Event, *, idle_exit_s: float | None = None) -> None:
         """Ingest until ``stop`` is set (or nothing arrived for ``idle_exit_s``, for batch jobs)."""
-        client = self._make_client()
+        # First, before this loop starts any thread: housekeeping may run in a forked process.
+        stop_housekeeping, keeper = self._start_housekeeping()
+        try:
+            client = self._make_client()
+        except BaseException:
+            self._stop_housekeeping(stop_housekeeping, keeper)
+            raise
         self._client = client
         client.loop_start()
         batcher = Batcher(self.settings.batch_max_events, self.settings.batch_max_wait_s)
         pending: list[tuple[_Message, Received]] = []
         last_activity = self._monotonic()
-        stop_housekeeping = threading.Event()
-        keeper = None
-        if self._housekeeping:
-            # Visits and retention run beside ingest, never between a message and its ack.
-            keeper = threading.Thread(
-                target=self._housekeeping_loop,
-                args=(stop_housekeeping,),
-                name="footfall-housekeeping",
-                daemon=True,
-            )
-            keeper.start()
         # Commits run on a writer thread, so the next batch is validated while the database
         # works on this one; at most two batches wait (backpressure on the broker via acks).
         batches: queue.Queue[list[tuple[_Message, Received]] | None] = queue.Queue(maxsize=2)
@@ -297,10 +297,7 @@ class IngestService:
         finally:
             batches.put(None)
             writer.join()
-            stop_housekeeping.set()
-            if keeper is not None:
-                keeper.join()
-            self._run_housekeeping(force=True)
+            self._stop_housekeeping(stop_housekeeping, keeper)
             client.disconnect()
             client.loop_stop()
 
@@ -312,6 +309,67 @@ class IngestService:
     ) -> None:
         while (batch := batches.get()) is not None:
             self._commit(client, batch, stop)
+
+    def _start_housekeeping(self) -> tuple[Any, threading.Thread | BaseProcess | None]:
+        """Start the housekeeping jobs beside ingest: ``(stop event, thread or process)``.
+
+        Visits and retention run beside ingest, never between a message and its ack. On
+        PostgreSQL they run in a process of their own (forked), so the merge's Python does
+        not take the GIL from the ingest threads; on SQLite (one writer at a time) in a thread.
+        """
+        if not self._housekeeping:
+            return threading.Event(), None
+        if self.engine.dialect.name == "postgresql" and "fork" in mp.get_all_start_methods():
+            ctx = mp.get_context("fork")
+            stop_process = ctx.Event()
+            process = ctx.Process(
+                target=self._housekeeping_process,
+                args=(stop_process, os.getpid()),
+                name="footfall-housekeeping",
+                daemon=True,
+            )
+            with warnings.catch_warnings():
+                # Python >= 3.12 warns about forking a multi-threaded process: the child
+                # only runs the jobs, on connections of its own (see _housekeeping_process).
+                warnings.simplefilter("ignore", DeprecationWarning)
+                process.start()
+            return stop_process, process
+        stop_thread = threading.Event()
+        thread = threading.Thread(
+            target=self._housekeeping_loop,
+            args=(stop_thread,),
+            name="footfall-housekeeping",
+            daemon=True,
+        )
+        thread.start()
+        return stop_thread, thread
+
+    def _stop_housekeeping(self, stop: Any, keeper: threading.Thread | BaseProcess | None) -> None:
+        """Stop the jobs and run each once more (the process does that itself, then exits)."""
+        stop.set()
+        if isinstance(keeper, BaseProcess):
+            keeper.join()
+            return
+        if keeper is not None:
+            keeper.join()
+        self._run_housekeeping(force=True)
+
+    def _housekeeping_process(self, stop: Any, parent_pid: int) -> None:
+        """The forked housekeeping process: run the jobs until the ingest process says stop.
+
+        The parent stops it (then it runs every job once more); signals to the process
+        group are the parent's business. Pooled connections inherited from the parent are
+        dropped unclosed (closing would end the parent's sessions), and the process exits
+        by itself when the parent is gone (killed).
+        """
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        self.engine.dispose(close=False)
+        while not stop.wait(0.5):
+            if os.getppid() != parent_pid:
+                return
+            self._run_housekeeping(force=False)
+        self._run_housekeeping(force=True)
 
     def _housekeeping_loop(self, stop: threading.Event) -> None:
         while not stop.wait(0.5):

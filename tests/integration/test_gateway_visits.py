@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -254,3 +255,36 @@ def test_incremental_bulk_merges_equal_one_merge_of_all_evidence(engine: Engine)
     }
     assert len(evidence) > 50
     assert stored == expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_housekeeping_runs_beside_ingest_and_once_more_at_stop(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """On PostgreSQL the jobs run in a process of their own, on SQLite in a thread; both run
+    the jobs every ``every_s`` and once more when ingest stops."""
+    import os
+    import threading
+
+    from gateway.service import IngestService, Periodic
+    from gateway.settings import GatewaySettings
+
+    url: str = request.getfixturevalue(backend)
+    upgrade(url)
+    runs = tmp_path / "runs"
+
+    def job() -> None:
+        with runs.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+
+    eng = make_engine(url)
+    settings = GatewaySettings(database_url=url, mqtt_port=1, mqtt_client_id="gw-housekeeping")
+    service = IngestService(settings, eng, housekeeping=[Periodic("job", 0.2, job)])
+    try:
+        service.run(threading.Event(), idle_exit_s=1.5)  # no broker: idles out
+    finally:
+        eng.dispose()
+    pids = [int(p) for p in runs.read_text().split()]
+    assert len(pids) >= 3  # while running, and once more at stop
+    expected_in_process = backend == "postgres_url"
+    assert all((p != os.getpid()) == expected_in_process for p in pids)
