@@ -4,7 +4,9 @@ Validated independently of the agent's own code: strict types (no ``"5"`` for
 an int, no ``true`` for a float), unknown fields ignored, ``schema`` must be 1.
 Cross-field rules that need the topic or the clock live in :mod:`gateway.ingest`.
 The high-volume ``events`` payload is a ``TypedDict`` validated by one reused
-:data:`EVENTS_PAYLOAD` adapter (plain dicts out, no model object per event);
+adapter (plain dicts out, no model object per event): :data:`EVENTS_FIELDS` and
+:func:`breaks_event_rules` on the hot path, :data:`EVENTS_PAYLOAD` (the same rules
+inside the validator) for the errors of a payload that fails them;
 ``status`` and ``occupancy`` are models.
 """
 
@@ -80,18 +82,45 @@ class EventIn(TypedDict):
     reason: NotRequired[Annotated[str, Field(max_length=64)] | None]
 
 
+_NEEDS_DWELL = frozenset((EventKind.ZONE_EXIT, EventKind.VISIT_END))
+_NEEDS_ZONE = frozenset((EventKind.ZONE_ENTER, EventKind.ZONE_EXIT))
+
+
+def _rule_error(event: EventIn) -> str | None:
+    """What is wrong with ``event`` across its fields (or its device key), if anything."""
+    if _RAW_ID.match(event["device_key"]):
+        return "'device_key' looks like a raw MAC address or beacon UUID, not a device key"
+    kind = event["kind"]
+    if kind in _NEEDS_DWELL and event.get("dwell_s") is None:
+        return f"'dwell_s' is required on {kind.value} (got null)"
+    if kind in _NEEDS_ZONE and event.get("zone") is None:
+        return f"'zone' is required on {kind.value} (got null)"
+    return None
+
+
 def _event_rules(event: EventIn) -> EventIn:
     """The rules of one event that span fields, and the privacy check of its device key."""
-    if _RAW_ID.match(event["device_key"]):
-        raise ValueError(
-            "'device_key' looks like a raw MAC address or beacon UUID, not a device key"
-        )
-    kind = event["kind"]
-    if kind in (EventKind.ZONE_EXIT, EventKind.VISIT_END) and event.get("dwell_s") is None:
-        raise ValueError(f"'dwell_s' is required on {kind.value} (got null)")
-    if kind in (EventKind.ZONE_ENTER, EventKind.ZONE_EXIT) and event.get("zone") is None:
-        raise ValueError(f"'zone' is required on {kind.value} (got null)")
+    error = _rule_error(event)
+    if error is not None:
+        raise ValueError(error)
     return event
+
+
+def breaks_event_rules(events: list[EventIn]) -> bool:
+    """Whether some event of a :data:`EVENTS_FIELDS` result fails :func:`_event_rules`.
+
+    :func:`_rule_error`'s tests, inlined: this runs for every event ingested.
+    """
+    raw_id = _RAW_ID.match
+    for event in events:
+        if raw_id(event["device_key"]):
+            return True
+        kind = event["kind"]
+        if kind in _NEEDS_DWELL and event.get("dwell_s") is None:
+            return True
+        if kind in _NEEDS_ZONE and event.get("zone") is None:
+            return True
+    return False
 
 
 @with_config(_STRICT_DICT)
@@ -113,7 +142,27 @@ class EventsPayload(TypedDict):
 
 
 EVENTS_PAYLOAD: TypeAdapter[EventsPayload] = TypeAdapter(EventsPayload)
-"""Reused for every message: ``EVENTS_PAYLOAD.validate_json(payload)``."""
+"""The whole contract, one Python rule call per event: its errors are the dead letters'."""
+
+
+@with_config(_STRICT_DICT)
+class EventsFields(TypedDict):
+    """:class:`EventsPayload` without the per-event rules (every field check stays in Rust).
+
+    The fast path: a payload that passes this and :func:`breaks_event_rules` passes
+    :data:`EVENTS_PAYLOAD` with the same result; one that fails either is validated again
+    by :data:`EVENTS_PAYLOAD` for the exact errors.
+    """
+
+    schema: Literal[1]
+    store_id: Name
+    agent_id: Name
+    sent_at: AwareDatetime
+    events: Annotated[list[EventIn], Field(max_length=MAX_BATCH_EVENTS)]
+
+
+EVENTS_FIELDS: TypeAdapter[EventsFields] = TypeAdapter(EventsFields)
+"""Reused for every message: ``EVENTS_FIELDS.validate_json(payload)``, then the rules."""
 
 
 class StatusPayload(BaseModel):

@@ -140,3 +140,56 @@ def test_huge_strings_and_unicode() -> None:
         check(TOPIC, json.dumps(body).encode())
     lone_surrogate = json.dumps(VALID).replace("shoes", "\\udc00").encode()
     check(TOPIC, lone_surrogate)
+
+
+fuzz_events = st.fixed_dictionaries(
+    {
+        "event_id": st.just("entrance-a:000000004217"),
+        "seq": st.sampled_from([4217] * 6 + [-1, "4217"]),
+        "kind": st.sampled_from(
+            ["zone_enter", "zone_exit", "visit_start", "visit_end"] * 2 + ["x"]
+        ),
+        "ts": st.sampled_from(["2026-11-23T10:14:58.900Z"] * 6 + ["2026-11-23T10:14:58", "soon"]),
+        "device_key": st.sampled_from(
+            [
+                *["dk1_7q3m9x2p4k8r5t1v"] * 8,
+                "AA:BB:CC:DD:EE:FF",
+                "aabbccddeeff",
+                "12345678-1234-1234-1234-123456789abc",
+                "abc",
+                "k" * 129,
+            ]
+        ),
+        "id_class": st.sampled_from(["personal_beacon", "wifi_global"] * 3 + ["staff"]),
+    },
+    optional={
+        "zone": st.sampled_from([None, *["shoes"] * 6, "bad zone", 5]),
+        "dwell_s": st.sampled_from([None, *[0.0, 312.4] * 3, -1.0, 1e9, "1"]),
+        "zones": st.sampled_from([*[None, [], ["shoes"]] * 2, ["bad zone"], "shoes"]),
+        "rssi_dbm": st.sampled_from([None, -71.2] * 3 + [99.0]),
+        "reason": st.sampled_from([None, "grace"] * 3 + ["r" * 65]),
+    },
+)
+
+
+@settings(max_examples=500)
+@given(st.lists(fuzz_events, max_size=4))
+def test_fast_validation_agrees_with_the_full_validator(events: list[dict[str, Any]]) -> None:
+    """EVENTS_FIELDS plus breaks_event_rules accepts exactly what EVENTS_PAYLOAD accepts, with
+    the same result (the hot path of classify; the full validator gives the errors)."""
+    from pydantic import ValidationError
+
+    from gateway.schemas import EVENTS_FIELDS, EVENTS_PAYLOAD, breaks_event_rules
+
+    body = json.dumps({**VALID, "events": events}).encode()
+    try:
+        full: Any = EVENTS_PAYLOAD.validate_json(body)
+    except ValidationError:
+        full = None
+    try:
+        fast: Any = EVENTS_FIELDS.validate_json(body)
+    except ValidationError:
+        fast = None
+    if fast is not None and breaks_event_rules(fast["events"]):
+        fast = None
+    assert fast == full
