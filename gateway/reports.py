@@ -160,6 +160,199 @@ touches AS (
 SELECT * FROM touches"""
 
 
+SINGLE_TOUCH_MODELS: tuple[str, ...] = (
+    CreditModel.LAST_TOUCH.value,
+    CreditModel.FIRST_TOUCH.value,
+)
+# SQLite: separator of the composite touch key; below every printable character, so the
+# key's text order is the order of (ts, channel, creative, eid).
+_SEP = "char(1)"
+
+
+def _single_touches_sql(dialect: str) -> str:
+    """Touches for the single-touch models: one row per (linked visit, exposure), no ranking.
+
+    Same linked visits and window as :func:`_touches_sql`, without the linked-visit
+    ``GROUP BY``: a person with two links (or two identical visit rows) yields duplicate
+    touches, which :func:`_single_visits_sql` folds (sets, MIN/MAX and the exposure id are
+    insensitive to duplicates). SQLite: the linked visits are materialised once and each
+    touch's age is computed once (the ``LIMIT -1`` subquery is not flattened into the
+    outer filter), instead of one ``julianday()`` per condition.
+    """
+    window = (
+        "CASE kind WHEN 'click' THEN :w_click WHEN 'impression' THEN :w_impression "
+        "ELSE :w_engaged END"
+    )
+    if dialect == "postgresql":
+        lv_hint, sv_at, zones, join, limit = (
+            "",
+            "sv.started_at",
+            "CAST(sv.zones AS TEXT)",
+            "JOIN",
+            "",
+        )
+    else:
+        lv_hint, sv_at, zones, join, limit = (
+            "MATERIALIZED ",
+            "+sv.started_at",
+            "sv.zones",
+            "CROSS JOIN",
+            " LIMIT -1",
+        )
+    outer = f"WHERE age_s >= -:skew AND age_s <= {window}"
+    if dialect == "postgresql":
+        # the window on the timestamps themselves: no EXTRACT(EPOCH) per candidate pair
+        window = window.replace("CASE kind", "CASE e.kind")
+        inner = (
+            "AND e.ts <= lv.started_at + :skew * INTERVAL '1 second' "
+            f"AND e.ts >= lv.started_at - ({window}) * INTERVAL '1 second'"
+        )
+        outer = ""
+    else:
+        inner = ""
+    return f"""WITH lv AS {lv_hint}(
+  SELECT l.person_key, sv.store_id, sv.started_at, {_epoch(dialect, "sv.started_at")} AS v_s,
+         {zones} AS zones
+  FROM store_visits sv
+  JOIN identity_links l ON l.device_key = sv.device_key
+  WHERE l.revoked_at IS NULL
+    AND sv.started_at >= l.valid_from
+    AND (l.valid_to IS NULL OR sv.started_at < l.valid_to)
+    AND sv.visit_class IN :visit_classes
+    AND {sv_at} >= :visit_from AND {sv_at} < :visit_to
+)
+SELECT person_key, store_id, visit_at, zones, eid, ts, channel, creative, age_s FROM (
+  SELECT lv.person_key, lv.store_id, lv.started_at AS visit_at, lv.zones, e.id AS eid, e.ts,
+         e.kind, e.channel, e.creative, lv.v_s - {_epoch(dialect, "e.ts")} AS age_s
+  FROM lv
+  {join} exposures e ON e.person_key = lv.person_key AND e.campaign_id = :campaign_id
+  WHERE e.grp IN :groups {inner}{limit}
+) t
+{outer}"""
+
+
+def _single_visits_sql(dialect: str, model: str) -> str:
+    """One row per attributed visit (person, store, start): the credited touch and the sets.
+
+    The credited touch is the last (``last_touch``) or first (``first_touch``) in the order
+    ``ts, channel, creative, eid`` — the order of ``rn`` in :func:`_ranked_cte`.
+    """
+    desc = " DESC" if model == CreditModel.LAST_TOUCH else ""
+    if dialect == "postgresql":
+        # grouping keys in the "C" collation (byte equality, cheaper sorts); the credited
+        # touch is ordered in the default collation, as in _ranked_cte. The sets may repeat
+        # a value: the breakdowns count distinct units.
+        order = f"ts{desc}, channel{desc}, creative{desc}, eid{desc}"
+        pair = f"(array_agg(ARRAY[channel, creative] ORDER BY {order}))"
+        return f"""SELECT person_key COLLATE "C" AS person_key, MIN(store_id) AS store_id,
+       {_day(dialect, "visit_at")} AS day, visit_at, MIN(zones) AS zones, MIN(age_s) AS min_age,
+       {pair}[1][1] AS credited_channel, {pair}[1][2] AS credited_creative,
+       array_agg(channel) AS channels, array_agg(creative) AS creatives
+FROM ff_touches GROUP BY person_key COLLATE "C", store_id COLLATE "C", visit_at"""
+    pick = "MAX" if model == CreditModel.LAST_TOUCH else "MIN"
+    key = f"ts || {_SEP} || channel || {_SEP} || creative || {_SEP} || printf('%020d', eid)"
+    return f"""SELECT person_key, store_id, {_day(dialect, "visit_at")} AS day, visit_at,
+       MIN(zones) AS zones, MIN(age_s) AS min_age, {pick}({key}) AS touch_key,
+       json_group_array(DISTINCT channel) AS channels,
+       json_group_array(DISTINCT creative) AS creatives
+FROM ff_touches GROUP BY person_key, store_id, visit_at"""
+
+
+def _single_units_sql(dialect: str) -> str:
+    """One row per unit (person, store, UTC day): its earliest attributed visit.
+
+    ``pid`` numbers the people so that every breakdown counts distinct integers.
+    """
+    cols = "store_id, day, zones, min_age, channels, creatives"
+    if dialect == "postgresql":
+        return f"""SELECT DENSE_RANK() OVER (ORDER BY person_key) AS pid,
+       ROW_NUMBER() OVER () AS uid, {cols}, credited_channel, credited_creative
+FROM (
+  SELECT DISTINCT ON (person_key, store_id COLLATE "C", day) * FROM ff_visits
+  ORDER BY person_key, store_id COLLATE "C", day, visit_at
+) u"""
+    # SQLite: with MIN() the only aggregate, the bare columns come from the row holding
+    # the minimum (https://sqlite.org/lang_select.html#bareagg): the earliest visit.
+    # touch_key = ts SEP channel SEP creative SEP eid; rest = channel SEP creative SEP eid.
+    return f"""WITH first_visit AS (
+  SELECT person_key, {cols}, MIN(visit_at) AS first_at,
+         substr(touch_key, instr(touch_key, {_SEP}) + 1) AS rest
+  FROM ff_visits GROUP BY person_key, store_id, day
+),
+split AS (
+  SELECT *, substr(rest, 1, instr(rest, {_SEP}) - 1) AS credited_channel,
+         substr(rest, instr(rest, {_SEP}) + 1) AS rest2
+  FROM first_visit
+)
+SELECT DENSE_RANK() OVER (ORDER BY person_key) AS pid, {cols}, credited_channel,
+       substr(rest2, 1, instr(rest2, {_SEP}) - 1) AS credited_creative
+FROM split"""
+
+
+def _unnest(dialect: str, col: str) -> str:
+    if dialect == "postgresql":
+        return f"CROSS JOIN LATERAL unnest({col}) AS z(value)"
+    return f", json_each({col}) AS z"
+
+
+def _single_touch_cells(
+    conn: Connection, dialect: str, campaign: Campaign, params: Mapping[str, Any], model: str
+) -> tuple[dict[str, list[Cell]], dict[str, tuple[int, int]]]:
+    """Every breakdown of a single-touch model from one row per unit (no window functions).
+
+    Each unit credits exactly one touch (1.0): a value's credited visits are the units whose
+    credited touch carries it; people and visits count distinct ``pid`` and units.
+    """
+    _materialize(conn, "ff_touches", _single_touches_sql(dialect), params)
+    _materialize(conn, "ff_visits", _single_visits_sql(dialect, model), {})
+    _materialize(conn, "ff_units", _single_units_sql(dialect), {})
+    counts = "COUNT(DISTINCT pid) AS people, COUNT(*) AS visits"
+    cells: dict[str, list[Cell]] = {}
+    total = _rows(conn, f"SELECT {counts} FROM ff_units", {})[0]
+    cells["campaign"] = [
+        Cell("campaign", campaign.id, int(total.people), int(total.visits), float(total.visits))
+    ]
+    sets = {
+        "channel": ("channels", "credited_channel"),
+        "creative": ("creatives", "credited_creative"),
+    }
+    for dim in ("channel", "creative", "store", "day", "zone"):
+        dim_counts, value, credit = counts, "z.value", "COUNT(*)"
+        if dim in sets:
+            col, credited = sets[dim]
+            source = f"ff_units {_unnest(dialect, col)}"
+            if dialect == "postgresql":  # the sets may repeat a value: distinct units
+                dim_counts = "COUNT(DISTINCT pid) AS people, COUNT(DISTINCT uid) AS visits"
+                credit = f"COUNT(DISTINCT CASE WHEN {credited} = z.value THEN uid END)"
+            else:
+                credit = f"SUM(CASE WHEN {credited} = z.value THEN 1.0 ELSE 0.0 END)"
+        elif dim == "zone":
+            source = f"ff_units {_zones_join(dialect, 'ff_units.zones')}"
+        else:
+            source, value = "ff_units", "store_id" if dim == "store" else "day"
+        sql = (
+            f"SELECT {value} AS value, {dim_counts}, {credit} AS credited "
+            f"FROM {source} GROUP BY {value} ORDER BY 1"
+        )
+        cells[dim] = [
+            Cell(dim, str(r.value), int(r.people), int(r.visits), float(r.credited or 0.0))
+            for r in _rows(conn, sql, {})
+        ]
+    ttv_sql = f"""SELECT CASE {_bucket_case("min_age")} END AS value, {counts}
+FROM ff_units GROUP BY 1"""
+    ttv = {r.value: (int(r.people), int(r.visits)) for r in _rows(conn, ttv_sql, {})}
+    return cells, ttv
+
+
+def _bucket_case(col: str) -> str:
+    whens = " ".join(
+        f"WHEN {col} < {upper} THEN '{label}'"
+        for label, upper in TIME_TO_VISIT_BUCKETS
+        if upper != float("inf")
+    )
+    return f"{whens} ELSE '{TIME_TO_VISIT_BUCKETS[-1][0]}'"
+
+
 def _tune(conn: Connection) -> None:
     """Per-connection settings for one large analytical read.
 
@@ -339,6 +532,73 @@ def markov_paths(
 # --- attribution --------------------------------------------------------------------------
 
 
+def _ranked_cells(
+    conn: Connection,
+    dialect: str,
+    campaign: Campaign,
+    params: Mapping[str, Any],
+    options: ReportOptions,
+) -> tuple[dict[str, list[Cell]], dict[str, tuple[int, int]], dict[str, float] | None]:
+    """Every breakdown of a multi-touch model from the ranked touches (window functions)."""
+    effects: dict[str, float] | None = None
+    breakdowns = {"channel": "channel", "creative": "creative", "store": "store_id", "day": "day"}
+    cells: dict[str, list[Cell]] = {}
+    try:
+        _materialize(conn, "ff_touches", _touches_sql(dialect, kind_windows=True), params)
+        if options.model == MARKOV:
+            paths = markov_paths(conn, dialect, options, campaign.id)
+            effects = dict(markov_attribution(paths).removal_effects) if paths else {}
+        ranked, mparams = _ranked_cte(options.model, effects or {})
+        _materialize(conn, "ff_ranked", ranked, {**params, **mparams})
+        total = _rows(
+            conn,
+            "SELECT COUNT(DISTINCT person_key) AS people, COUNT(DISTINCT unit) AS visits, "
+            "SUM(credit) AS credited FROM ff_ranked",
+            {},
+        )[0]
+        cells["campaign"] = [
+            Cell(
+                "campaign",
+                campaign.id,
+                int(total.people),
+                int(total.visits),
+                float(total.credited or 0.0),
+            )
+        ]
+        for dim, expr in breakdowns.items():
+            sql = (
+                f"SELECT {expr} AS value, COUNT(DISTINCT person_key) AS people, "
+                "COUNT(DISTINCT unit) AS visits, SUM(credit) AS credited "
+                f"FROM ff_ranked GROUP BY {expr} ORDER BY 1"
+            )
+            cells[dim] = [
+                Cell(dim, str(r.value), int(r.people), int(r.visits), float(r.credited or 0.0))
+                for r in _rows(conn, sql, {})
+            ]
+        zone_sql = f"""WITH unit_credit AS (
+  SELECT unit, person_key, MIN(zones) AS zones, SUM(credit) AS credit
+  FROM ff_ranked GROUP BY unit, person_key
+)
+SELECT z.value AS value, COUNT(DISTINCT person_key) AS people,
+   COUNT(DISTINCT unit) AS visits, SUM(credit) AS credited
+FROM unit_credit {_zones_join(dialect, "unit_credit.zones")}
+GROUP BY z.value ORDER BY 1"""
+        cells["zone"] = [
+            Cell("zone", str(r.value), int(r.people), int(r.visits), float(r.credited or 0.0))
+            for r in _rows(conn, zone_sql, {})
+        ]
+        ttv_sql = f"""WITH last_age AS (
+  SELECT unit, person_key, MIN(age_s) AS age_s FROM ff_ranked GROUP BY unit, person_key
+)
+SELECT CASE {_bucket_case("age_s")} END AS value,
+   COUNT(DISTINCT person_key) AS people, COUNT(*) AS visits
+FROM last_age GROUP BY 1"""
+        ttv = {r.value: (int(r.people), int(r.visits)) for r in _rows(conn, ttv_sql, {})}
+    finally:
+        _drop(conn, "ff_ranked", "ff_touches")
+    return cells, ttv, effects
+
+
 @dataclass(frozen=True, slots=True)
 class AttributionResult:
     """Breakdowns (suppressed), time-to-visit histogram and Markov effects when asked."""
@@ -357,68 +617,15 @@ def attribution_report(
     dialect = engine.dialect.name
     effects: dict[str, float] | None = None
     params = {**_common_params(campaign, options), "groups": ["exposed"]}
-    breakdowns = {"channel": "channel", "creative": "creative", "store": "store_id", "day": "day"}
-    cells: dict[str, list[Cell]] = {}
-    bucket_case = " ".join(
-        f"WHEN age_s < {upper} THEN '{label}'"
-        for label, upper in TIME_TO_VISIT_BUCKETS
-        if upper != float("inf")
-    )
     with engine.connect() as conn:
         _tune(conn)
-        try:
-            _materialize(conn, "ff_touches", _touches_sql(dialect, kind_windows=True), params)
-            if options.model == MARKOV:
-                paths = markov_paths(conn, dialect, options, campaign.id)
-                effects = dict(markov_attribution(paths).removal_effects) if paths else {}
-            ranked, mparams = _ranked_cte(options.model, effects or {})
-            _materialize(conn, "ff_ranked", ranked, {**params, **mparams})
-            total = _rows(
-                conn,
-                "SELECT COUNT(DISTINCT person_key) AS people, COUNT(DISTINCT unit) AS visits, "
-                "SUM(credit) AS credited FROM ff_ranked",
-                {},
-            )[0]
-            cells["campaign"] = [
-                Cell(
-                    "campaign",
-                    campaign.id,
-                    int(total.people),
-                    int(total.visits),
-                    float(total.credited or 0.0),
-                )
-            ]
-            for dim, expr in breakdowns.items():
-                sql = (
-                    f"SELECT {expr} AS value, COUNT(DISTINCT person_key) AS people, "
-                    "COUNT(DISTINCT unit) AS visits, SUM(credit) AS credited "
-                    f"FROM ff_ranked GROUP BY {expr} ORDER BY 1"
-                )
-                cells[dim] = [
-                    Cell(dim, str(r.value), int(r.people), int(r.visits), float(r.credited or 0.0))
-                    for r in _rows(conn, sql, {})
-                ]
-            zone_sql = f"""WITH unit_credit AS (
-  SELECT unit, person_key, MIN(zones) AS zones, SUM(credit) AS credit
-  FROM ff_ranked GROUP BY unit, person_key
-)
-SELECT z.value AS value, COUNT(DISTINCT person_key) AS people,
-       COUNT(DISTINCT unit) AS visits, SUM(credit) AS credited
-FROM unit_credit {_zones_join(dialect, "unit_credit.zones")}
-GROUP BY z.value ORDER BY 1"""
-            cells["zone"] = [
-                Cell("zone", str(r.value), int(r.people), int(r.visits), float(r.credited or 0.0))
-                for r in _rows(conn, zone_sql, {})
-            ]
-            ttv_sql = f"""WITH last_age AS (
-  SELECT unit, person_key, MIN(age_s) AS age_s FROM ff_ranked GROUP BY unit, person_key
-)
-SELECT CASE {bucket_case} ELSE '{TIME_TO_VISIT_BUCKETS[-1][0]}' END AS value,
-       COUNT(DISTINCT person_key) AS people, COUNT(*) AS visits
-FROM last_age GROUP BY 1"""
-            ttv = {r.value: (int(r.people), int(r.visits)) for r in _rows(conn, ttv_sql, {})}
-        finally:
-            _drop(conn, "ff_ranked", "ff_touches")
+        if options.model in SINGLE_TOUCH_MODELS:
+            try:
+                cells, ttv = _single_touch_cells(conn, dialect, campaign, params, options.model)
+            finally:
+                _drop(conn, "ff_units", "ff_visits", "ff_touches")
+        else:
+            cells, ttv, effects = _ranked_cells(conn, dialect, campaign, params, options)
     order = [label for label, _ in TIME_TO_VISIT_BUCKETS]
     cells["time_to_visit"] = [
         Cell("time_to_visit", label, ttv[label][0], ttv[label][1], float(ttv[label][1]))
