@@ -92,7 +92,7 @@ def classify_visit(dwell_s: float, zone_count: int, rules: VisitRules) -> str:
     return "visitor"
 
 
-_Ev = tuple[float, float, str, str, str | None, tuple[str, ...] | None, str]
+_Ev = tuple[float, float, str, str, str | None, Sequence[str] | None, str]
 """Evidence as the merge works on it: ``(start_s, ts_s, agent_id, kind, zone, zones, id_class)``.
 
 Plain tuples: the bulk re-merge builds one per stored event, several times cheaper than an
@@ -354,11 +354,20 @@ SELECT id, store_id, device_key, started_at, ended_at FROM store_visits
 WHERE device_key = ANY(%s) AND store_id = ANY(%s) AND started_at <= %s AND ended_at >= %s
 """
 _EVIDENCE_SQL = """
-SELECT store_id, device_key, agent_id, kind, extract(epoch FROM ts)::float8, dwell_s, zone, zones,
-       id_class
-FROM presence_events
-WHERE device_key = ANY(%s) AND store_id = ANY(%s) AND ts >= %s AND ts <= %s
+SELECT store_id, device_key,
+       CASE WHEN kind IN ('visit_end', 'zone_exit') AND dwell_s IS NOT NULL
+            THEN ts_s - dwell_s ELSE ts_s END,
+       ts_s, agent_id, kind, zone, zones, id_class
+FROM (
+    SELECT store_id, device_key, extract(epoch FROM ts)::float8 AS ts_s, dwell_s, agent_id, kind,
+           zone, zones, id_class
+    FROM presence_events
+    WHERE device_key = ANY(%s) AND store_id = ANY(%s) AND ts >= %s AND ts <= %s
+) AS e
 """
+"""Evidence rows as ``(store_id, device_key, *_Ev)``: the server computes ``start_s`` (one IEEE
+subtraction, the same double as :func:`_evidence_tuple`'s) and the POSIX seconds of ``ts``
+(float8 of the exact numeric: the same double as :func:`_to_s`)."""
 
 _Existing = tuple[int, datetime, datetime]
 """A stored visit around a claimed range: (id, started_at, ended_at)."""
@@ -380,47 +389,42 @@ def _load_bulk(
         # no per-value result processing (the load is most of the merge's Python time).
         with _driver(conn).cursor() as cur:
             cur.execute(_EXISTING_SQL, (devices, stores, load_hi, load_lo))
-            for vid, store_id, device_key, started_at, ended_at in cur:
+            for vid, store_id, device_key, started_at, ended_at in cur.fetchall():
                 existing.setdefault((store_id, device_key), []).append((vid, started_at, ended_at))
             cur.execute(_EVIDENCE_SQL, (devices, stores, load_lo, ev_hi))
-            rows: Iterable[Sequence[Any]] = cur.fetchall()
-    else:
-        v, e = StoreVisit, PresenceEventRow
-        for r in conn.execute(
-            select(v.id, v.store_id, v.device_key, v.started_at, v.ended_at).where(
-                v.device_key.in_(devices),  # the (device_key, started_at) index
-                v.store_id.in_(stores),
-                v.started_at <= load_hi,
-                v.ended_at >= load_lo,
-            )
-        ).all():
-            existing.setdefault((r.store_id, r.device_key), []).append(
-                (r.id, r.started_at, r.ended_at)
-            )
-        rows = conn.execute(
-            select(
-                e.store_id,
-                e.device_key,
-                e.agent_id,
-                e.kind,
-                e.ts,
-                e.dwell_s,
-                e.zone,
-                e.zones,
-                e.id_class,
-            ).where(
-                e.device_key.in_(devices),
-                e.store_id.in_(stores),
-                e.ts >= load_lo,
-                e.ts <= ev_hi,
-            )
-        ).all()
-    for store_id, device_key, agent_id, kind, ts, dwell_s, zone, zones, id_class in rows:
-        # PostgreSQL sends ts as POSIX seconds (float8 of the exact numeric: the same double as
-        # _to_s gives), SQLite a datetime.
-        ts_s = ts if isinstance(ts, float) else _to_s(ts)
+            for row in cur.fetchall():  # rows made in C (iterating makes them one by one)
+                evidence.setdefault((row[0], row[1]), []).append(row[2:])
+        return existing, evidence
+    v, e = StoreVisit, PresenceEventRow
+    for r in conn.execute(
+        select(v.id, v.store_id, v.device_key, v.started_at, v.ended_at).where(
+            v.device_key.in_(devices),  # the (device_key, started_at) index
+            v.store_id.in_(stores),
+            v.started_at <= load_hi,
+            v.ended_at >= load_lo,
+        )
+    ).all():
+        existing.setdefault((r.store_id, r.device_key), []).append((r.id, r.started_at, r.ended_at))
+    for store_id, device_key, agent_id, kind, ts, dwell_s, zone, zones, id_class in conn.execute(
+        select(
+            e.store_id,
+            e.device_key,
+            e.agent_id,
+            e.kind,
+            e.ts,
+            e.dwell_s,
+            e.zone,
+            e.zones,
+            e.id_class,
+        ).where(
+            e.device_key.in_(devices),
+            e.store_id.in_(stores),
+            e.ts >= load_lo,
+            e.ts <= ev_hi,
+        )
+    ):
         evidence.setdefault((store_id, device_key), []).append(
-            _evidence_tuple(agent_id, kind, ts_s, dwell_s, zone, zones, id_class)
+            _evidence_tuple(agent_id, kind, _to_s(ts), dwell_s, zone, zones, id_class)
         )
     return existing, evidence
 
