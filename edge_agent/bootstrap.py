@@ -135,6 +135,7 @@ def build_agent(
             settings.zones,
             settings.thresholds,
             settings.effective_sensor_zones if sensor_zones is None else sensor_zones,
+            settings.fingerprints,
         )
     )
     agent = Agent(

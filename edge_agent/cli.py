@@ -117,6 +117,7 @@ def run(
     from edge_agent.config import ConfigError, load_settings
     from edge_agent.outbox import OutboxError
     from edge_agent.sources import SourceError
+    from positioning.tracker import TrackerConfigError
 
     if replay is not None and simulate:
         raise _fail("--replay and --simulate exclude each other (got both)")
@@ -146,7 +147,7 @@ def run(
             record=record,
             sensor_zones=sensor_zones_for(settings, choice),
         )
-    except (SourceError, OutboxError) as exc:
+    except (SourceError, OutboxError, TrackerConfigError) as exc:
         raise _fail(str(exc)) from None
 
     async def main() -> Any:

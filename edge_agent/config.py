@@ -186,6 +186,9 @@ class AgentSettings(BaseSettings):
     """Sensor id -> zone for the ``kalman`` tracker; empty: this agent's radio is the
     first ``[[zones]]`` entry."""
     zones: tuple[ZoneSettings, ...] = (ZoneSettings(name="store", min_rssi_dbm=-90.0),)
+    fingerprints: Path | None = None
+    """A site survey (the file ``footfall zones record`` writes): the ``kalman`` tracker then
+    places BLE devices by a kNN over it instead of by the strongest sensor."""
     thresholds: ThresholdSettings = ThresholdSettings()
     outbox: OutboxSettings = OutboxSettings()
     status: StatusSettings = StatusSettings()
@@ -198,6 +201,15 @@ class AgentSettings(BaseSettings):
                 "must be 1-63 lower-case letters, digits, '-' or '_', starting with a letter "
                 f"or digit (got {value!r})"
             )
+        return value
+
+    @field_validator("fingerprints")
+    @classmethod
+    def _readable_survey(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from edge_agent.technician.zones import load_fingerprints
+
+            load_fingerprints(value)  # FingerprintError (a ValueError) names file and line
         return value
 
     @field_validator("site_secret")

@@ -19,12 +19,14 @@ import math
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from edge_agent.config import ThresholdSettings, ZoneSettings
+from edge_agent.technician.zones import Fingerprints, load_fingerprints
 from hardware.observations import IdClass, Sighting
 from positioning.events import EventKind, PresenceEvent
-from positioning.tracker import PresenceTracker, Reading, TrackerConfig
+from positioning.tracker import PresenceTracker, Reading, TrackerConfig, fingerprint_tracker
 
 __all__ = [
     "ClassifiedEvent",
@@ -254,11 +256,15 @@ def make_tracker(
     zones: Sequence[ZoneSettings],
     thresholds: ThresholdSettings,
     sensor_zones: Mapping[str, str],
+    fingerprints: Path | None = None,
 ) -> Tracker:
-    """``kalman``: positioning's Kalman bank + strongest-sensor zones + dwell/visit machines;
-    ``proximity``: the light built-in RSSI-threshold tracker."""
+    """``kalman``: positioning's Kalman bank + zones (strongest sensor, or a kNN over the
+    ``fingerprints`` survey) + dwell/visit machines; ``proximity``: the light built-in
+    RSSI-threshold tracker. A survey naming zones no sensor serves raises
+    :class:`~positioning.tracker.TrackerConfigError`."""
     if kind == "kalman":
-        return KalmanTracker(sensor_zones, thresholds)
+        survey = None if fingerprints is None else load_fingerprints(fingerprints)
+        return KalmanTracker(sensor_zones, thresholds, survey)
     return ProximityTracker(zones, thresholds)
 
 
@@ -279,8 +285,10 @@ class KalmanTracker:
         self,
         sensor_zones: Mapping[str, str],
         thresholds: ThresholdSettings,
+        survey: Fingerprints | None = None,
     ) -> None:
         self._sensor_zones = dict(sensor_zones)
+        self._survey = survey
         self._tracker = self._build(thresholds)
         self._thresholds = thresholds
         self._classes: dict[str, tuple[IdClass, float]] = {}
@@ -304,7 +312,10 @@ class KalmanTracker:
                 base.tracking, max_devices=t.max_devices, tick_interval_s=t.tick_interval_s
             ),
         )
-        return PresenceTracker(self._sensor_zones, config)
+        s = self._survey
+        if s is None:
+            return PresenceTracker(self._sensor_zones, config)
+        return fingerprint_tracker(self._sensor_zones, s.sensors, s.rssi_dbm, s.zones, config)
 
     @property
     def tracked_devices(self) -> int:

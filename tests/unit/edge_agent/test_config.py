@@ -127,3 +127,16 @@ def test_systemd_unit_runs_unprivileged_with_only_the_needed_capabilities() -> N
     assert "AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN" in unit
     assert "StateDirectory=footfall" in unit
     assert "NoNewPrivileges=yes" in unit
+
+
+def test_a_survey_file_is_checked_when_the_config_is_read(tmp_path: Path) -> None:
+    """``fingerprints`` names a survey; a broken one fails the config with file and line."""
+    survey = tmp_path / "survey.jsonl"
+    survey.write_text('{"zone": "door", "ts_s": 1.0, "rssi_dbm": {"entrance-a": -60.0}}\n')
+    s = load_settings(write(tmp_path, GOOD.replace("[mqtt]", f'fingerprints = "{survey}"\n[mqtt]')))
+    assert s.fingerprints == survey
+    survey.write_text(
+        '{"zone": "door", "ts_s": 1.0, "rssi_dbm": {"entrance-a": -60.0}}\nnot json\n'
+    )
+    with pytest.raises(ConfigError, match="line 2"):
+        load_settings(write(tmp_path, GOOD.replace("[mqtt]", f'fingerprints = "{survey}"\n[mqtt]')))

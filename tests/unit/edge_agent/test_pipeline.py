@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from edge_agent.config import ThresholdSettings, ZoneSettings
-from edge_agent.pipeline import ClassifiedEvent, KalmanTracker, Pipeline, ProximityTracker
+from edge_agent.pipeline import (
+    ClassifiedEvent,
+    KalmanTracker,
+    Pipeline,
+    ProximityTracker,
+    make_tracker,
+)
 from edge_agent.sources.synthetic import SyntheticStore
 from hardware.observations import IdClass, Sighting, SignalKind
 from positioning.events import EventKind
+from positioning.tracker import TrackerConfigError
 
 ZONES = (ZoneSettings(name="door", min_rssi_dbm=-60), ZoneSettings(name="floor", min_rssi_dbm=-85))
 T = ThresholdSettings(exit_grace_s=10, visit_gap_s=60, min_dwell_s=30, smoothing_alpha=1.0)
@@ -110,3 +120,32 @@ def test_kalman_tracker_events_carry_the_sightings_id_class() -> None:
     assert [c.event.kind for c in out][:2] == [EventKind.VISIT_START, EventKind.ZONE_ENTER]
     assert out[-1].event.kind is EventKind.VISIT_END
     assert {c.id_class for c in out} == {IdClass.PERSONAL_BEACON}
+
+
+def test_kalman_tracker_with_a_survey_places_beacons_by_the_fingerprints(tmp_path: Path) -> None:
+    """A survey recorded where sensor s-1 is loudest in the 'back' zone (a box mounted off
+    its zone) places a beacon loud at s-1 in 'back'; the strongest sensor says 'front'."""
+    survey = tmp_path / "survey.jsonl"
+    spots = [("back", {"s-1": -58.0, "s-2": -82.0}), ("front", {"s-1": -80.0, "s-2": -60.0})]
+    rows = [
+        {"zone": zone, "ts_s": float(i), "rssi_dbm": rssi}
+        for i, (zone, rssi) in enumerate(spots * 20)
+    ]
+    survey.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    zones = {"s-1": "front", "s-2": "back"}
+
+    def entered(tracker: KalmanTracker) -> list[str | None]:
+        pipe = Pipeline(tracker)
+        out: list[ClassifiedEvent] = []
+        for t in range(40):
+            for sensor, rssi in (("s-1", -58.0), ("s-2", -82.0)):
+                sighting = Sighting(
+                    3000.0 + t, sensor, "dk1_c", IdClass.PERSONAL_BEACON, SignalKind.BLE, rssi
+                )
+                out += pipe.process(sighting)
+        return [c.event.zone for c in out if c.event.kind is EventKind.ZONE_ENTER]
+
+    assert entered(make_tracker("kalman", ZONES, T, zones, survey)) == ["back"]
+    assert entered(KalmanTracker(zones, T)) == ["front"]
+    with pytest.raises(TrackerConfigError, match="back"):
+        make_tracker("kalman", ZONES, T, {"s-1": "front", "s-2": "side"}, survey)
