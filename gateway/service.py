@@ -238,10 +238,10 @@ class IngestService:
 
     def run(self, stop: threading.Event, *, idle_exit_s: float | None = None) -> None:
         """Ingest until ``stop`` is set (or nothing arrived for ``idle_exit_s``, for batch jobs)."""
-        # Everything alive now (modules, settings, the engine) lives as long as the process:
-        # out of the cyclic GC's reach, full collections during ingest walk only what ingest
-        # allocates (they took ~5 us per event with the whole heap), and a forked child
-        # shares those pages instead of copying them when the GC touches their headers.
+        # Everything alive now (modules, settings, the engine) outlives this loop: out of the
+        # cyclic GC's reach while it runs, full collections walk only what ingest allocates
+        # (they took ~5 us per event with the whole heap), and a forked child shares those
+        # pages instead of copying them when the GC touches their headers.
         gc.freeze()
         # Then, before this loop starts any thread: housekeeping may run in a forked process.
         stop_housekeeping, keeper = self._start_housekeeping()
@@ -249,6 +249,7 @@ class IngestService:
             client = self._make_client()
         except BaseException:
             self._stop_housekeeping(stop_housekeeping, keeper)
+            gc.unfreeze()
             raise
         self._client = client
         client.loop_start()
@@ -306,6 +307,7 @@ class IngestService:
             self._stop_housekeeping(stop_housekeeping, keeper)
             client.disconnect()
             client.loop_stop()
+            gc.unfreeze()
 
     def _writer_loop(
         self,
