@@ -55,7 +55,12 @@ RETRY_CAP_S = 30.0
 
 @dataclass
 class Periodic:
-    """A housekeeping job the ingest loop runs between batches every ``every_s`` seconds."""
+    """A housekeeping job run beside the ingest loop every ``every_s`` seconds.
+
+    On PostgreSQL the jobs run in a forked process: they may only work through the
+    database (with the service's engine or connections of their own); whatever they
+    change in Python objects stays in that process.
+    """
 
     name: str
     every_s: float
