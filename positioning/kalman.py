@@ -95,8 +95,12 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
 
 
 BLE_PARAMS = KalmanParams(
-    # A walking shopper moves the level by ~2 dB per sqrt(second).
-    process_noise_dbm2_per_s=4.0,
+    # A shopper walking past a sensor moves the level by ~4 dB per sqrt(second) (at 2 m and
+    # 1 m/s the distance changes by half each second: 3.5 dB at n = 2). Measured on the
+    # simulated store (docs/evaluation.md): 16 cuts the zone-change latency by a third
+    # against 4, with fewer false switches, for both the strongest-sensor and the survey
+    # classifier; 32-64 add switches, 0.5-1 add latency.
+    process_noise_dbm2_per_s=16.0,
     # Stationary BLE adverts scatter with a std of 7.7 dB (median over the Spachos data set's
     # files and nodes, 10th-90th percentile 6.9-9.5 dB): channel hopping and multipath.
     measurement_noise_dbm2=49.0,

@@ -164,6 +164,8 @@ class _Device:
     rival: int = -1
     rival_count: int = 0
     rival_since_s: float = 0.0
+    sticky_seen_s: float = -math.inf
+    """Last supporting classification of ``sticky``: after the exit grace it favours nothing."""
 
 
 class PresenceTracker:
@@ -366,7 +368,14 @@ class PresenceTracker:
         # hysteresis against the zone that held (as the dwell machine would confirm it), not
         # the last guess; kept here, not read from the table, so batching never changes it
         devs = [self._devices[k] for k in keys]
-        previous = np.array([d.sticky for d in devs], dtype=np.intp)
+        grace = self.config.dwell[signal].grace_exit_s
+        previous = np.array(
+            [
+                d.sticky if at[k] - d.sticky_seen_s <= grace else -1
+                for k, d in zip(keys, devs, strict=True)
+            ],
+            dtype=np.intp,
+        )
         with np.errstate(invalid="ignore"):
             loudest = np.where(np.isnan(matrix), -np.inf, matrix).max(axis=1)
         custom = self._custom.get(signal)
@@ -392,11 +401,15 @@ class PresenceTracker:
 
     @staticmethod
     def _hold(dev: _Device, best: int, probability: float, t_s: float, cfg: DwellConfig) -> None:
-        """Mirror the dwell machine's confirmation to know which zone the hysteresis favours."""
+        """Mirror the dwell machine's confirmation and exit to know which zone the hysteresis
+        favours: none once the held zone went unsupported for the exit grace (the machine
+        has closed it; favouring it still would hold a device in no zone)."""
+        if dev.sticky >= 0 and t_s - dev.sticky_seen_s > cfg.grace_exit_s:
+            dev.sticky = -1
         if best < 0 or probability < cfg.min_probability:
             return  # supports nothing: a rival keeps its run (as in positioning.dwell)
         if best == dev.sticky:
-            dev.rival, dev.rival_count = -1, 0
+            dev.rival, dev.rival_count, dev.sticky_seen_s = -1, 0, t_s
             return
         if best == dev.rival:
             dev.rival_count += 1
@@ -406,7 +419,7 @@ class PresenceTracker:
             t_s - dev.rival_since_s >= cfg.confirm_enter_s
             and dev.rival_count >= cfg.confirm_min_samples
         ):
-            dev.sticky, dev.rival, dev.rival_count = best, -1, 0
+            dev.sticky, dev.rival, dev.rival_count, dev.sticky_seen_s = best, -1, 0, t_s
 
     def _classify_rows(
         self, clf: ZoneClassifier, matrix: FloatArray, previous: npt.NDArray[np.intp]
