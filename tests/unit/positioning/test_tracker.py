@@ -195,3 +195,29 @@ def test_a_survey_naming_unknown_zones_is_refused() -> None:
     matrix, labels = _survey({"s-a": "aisle", "s-b": "garden"})
     with pytest.raises(TrackerConfigError, match="garden"):
         fingerprint_tracker(SENSORS, sorted(SENSORS), matrix, labels)
+
+
+def test_hysteresis_ends_with_the_zone_it_held() -> None:
+    """Within the exit grace the held zone keeps its margin; once the dwell machine has
+    closed it, a sensor 2 dB louder (less than the margin) wins at once."""
+
+    def readings(start: float, end: float, levels: dict[str, float]) -> list[Reading]:
+        return [
+            Reading(T0 + float(t), "dk1_h", sensor, "ble", level, -59.0)
+            for t in np.arange(start, end, 0.5)
+            for sensor, level in levels.items()
+        ]
+
+    near_a = {"s-a": -60.0, "s-b": -80.0, "s-c": -85.0}
+    slightly_b = {"s-a": -66.0, "s-b": -64.0, "s-c": -85.0}
+    faint = {"s-a": -95.0, "s-b": -95.0, "s-c": -95.0}  # below the BLE floor: no zone
+    late = _run(
+        PresenceTracker(SENSORS),
+        readings(0, 30, near_a) + readings(30, 60, faint) + readings(60, 100, slightly_b),
+        105,
+    )
+    assert [e.zone for e in late if e.kind is EventKind.ZONE_ENTER] == ["aisle", "bakery"]
+    soon = _run(
+        PresenceTracker(SENSORS), readings(0, 30, near_a) + readings(30, 70, slightly_b), 75
+    )
+    assert [e.zone for e in soon if e.kind is EventKind.ZONE_ENTER] == ["aisle"]
