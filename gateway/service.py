@@ -51,6 +51,8 @@ __all__ = ["IngestService", "subscriptions"]
 
 SHARED_SUBS_UNSUPPORTED = 0x9E  # MQTT 5 SUBACK reason: Shared Subscriptions not supported
 RETRY_CAP_S = 30.0
+GC_YOUNG_THRESHOLD = 20_000
+"""Container objects allocated between young collections while ingest runs (Python: 700)."""
 
 
 @dataclass
@@ -246,14 +248,18 @@ class IngestService:
         # Everything alive now (modules, settings, the engine) outlives this loop: out of the
         # cyclic GC's reach while it runs, full collections walk only what ingest allocates
         # (they took ~5 us per event with the whole heap), and a forked child shares those
-        # pages instead of copying them when the GC touches their headers.
+        # pages instead of copying them when the GC touches their headers. Young collections
+        # every 700 container objects mostly walked batches still waiting for their commit.
         gc.freeze()
+        gc_threshold = gc.get_threshold()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc_threshold[1:])
         # Then, before this loop starts any thread: housekeeping may run in a forked process.
         stop_housekeeping, keeper = self._start_housekeeping()
         try:
             client = self._make_client()
         except BaseException:
             self._stop_housekeeping(stop_housekeeping, keeper)
+            gc.set_threshold(*gc_threshold)
             gc.unfreeze()
             raise
         self._client = client
@@ -312,6 +318,7 @@ class IngestService:
             self._stop_housekeeping(stop_housekeeping, keeper)
             client.disconnect()
             client.loop_stop()
+            gc.set_threshold(*gc_threshold)
             gc.unfreeze()
 
     def _writer_loop(
