@@ -125,6 +125,7 @@ class IngestService:
         self._generation = 0
         self._shared_group = settings.shared_group
         self._connected = threading.Event()
+        self._closing = False
         self._subscribed = threading.Event()
         self._client: Any = None
 
@@ -179,6 +180,9 @@ class IngestService:
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self._connected.clear()
+        if self._closing:
+            _LOGGER.info("disconnected from the broker (ingest stopping)")
+            return
         _LOGGER.warning("disconnected from the broker (%s); paho reconnects", reason)
 
     def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
@@ -245,6 +249,7 @@ class IngestService:
 
     def run(self, stop: threading.Event, *, idle_exit_s: float | None = None) -> None:
         """Ingest until ``stop`` is set (or nothing arrived for ``idle_exit_s``, for batch jobs)."""
+        self._closing = False
         # Everything alive now (modules, settings, the engine) outlives this loop: out of the
         # cyclic GC's reach while it runs, full collections walk only what ingest allocates
         # (they took ~5 us per event with the whole heap), and a forked child shares those
@@ -316,6 +321,7 @@ class IngestService:
             batches.put(None)
             writer.join()
             self._stop_housekeeping(stop_housekeeping, keeper)
+            self._closing = True  # our own disconnect: no reconnect follows, nothing to warn
             client.disconnect()
             client.loop_stop()
             gc.set_threshold(*gc_threshold)

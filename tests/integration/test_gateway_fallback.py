@@ -85,3 +85,8 @@ def test_falls_back_to_a_plain_subscription_and_says_so(
         ingest.close()
         broker.stop()
     assert stored == 20
+    # a clean stop is the gateway's own disconnect: said at INFO, no "paho reconnects" warning
+    assert "disconnected from the broker (ingest stopping)" in caplog.text
+    assert not [
+        r for r in caplog.records if r.levelno >= logging.WARNING and "disconnected" in r.msg
+    ]
