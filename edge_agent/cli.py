@@ -64,8 +64,16 @@ def check_config(
         if on
     ]
     typer.echo(f"  sources: {', '.join(radios) or 'none (use --replay or --simulate)'}")
-    zones = ", ".join(f"{z.name}>={z.min_rssi_dbm:g}dBm" for z in settings.zones)
-    typer.echo(f"  zones:   {zones}")
+    if settings.tracker == "kalman":
+        placed = (
+            f"fingerprints in {settings.fingerprints}"
+            if settings.fingerprints is not None
+            else "the strongest sensor"
+        )
+        typer.echo(f"  tracker: kalman, BLE zones by {placed}")
+    else:
+        zones = ", ".join(f"{z.name}>={z.min_rssi_dbm:g}dBm" for z in settings.zones)
+        typer.echo(f"  tracker: proximity, zones {zones}")
     typer.echo(
         f"  outbox:  {settings.outbox.path} (max {settings.outbox.max_events} events, "
         f"{settings.outbox.when_full} when full)"

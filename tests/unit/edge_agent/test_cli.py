@@ -32,6 +32,7 @@ def test_check_config_ok_prints_summary_and_json(tmp_path: Path) -> None:
     result = CliRunner().invoke(build_app(), ["agent", "check-config", "-c", str(cfg)])
     assert result.exit_code == 0
     assert "footfall/v1/s1/a1/" in result.output
+    assert "tracker: kalman, BLE zones by the strongest sensor" in result.output
     result = CliRunner().invoke(build_app(), ["agent", "check-config", "-c", str(cfg), "--json"])
     doc = json.loads(result.output)
     assert doc["ok"] is True
@@ -93,3 +94,18 @@ def test_backoff_grows_to_the_cap_with_jitter() -> None:
         assert 0.5 * ceiling <= delay <= ceiling
     assert max(delays) <= 60.0
     assert backoff_s(64, 2.0, 60.0, rng) >= 30.0
+
+
+def test_check_config_names_the_survey_or_its_broken_line(tmp_path: Path) -> None:
+    """With ``fingerprints`` the summary says BLE zones come from it; a broken survey is an
+    error naming the file's line, exit 2."""
+    survey = tmp_path / "survey.jsonl"
+    survey.write_text('{"zone": "door", "ts_s": 1.0, "rssi_dbm": {"a1": -60.0}}\n')
+    cfg = write(tmp_path, f'fingerprints = "{survey}"\n' + GOOD)
+    result = CliRunner().invoke(build_app(), ["agent", "check-config", "-c", str(cfg)])
+    assert result.exit_code == 0
+    assert f"tracker: kalman, BLE zones by fingerprints in {survey}" in result.output
+    survey.write_text("{not json\n")
+    result = CliRunner().invoke(build_app(), ["agent", "check-config", "-c", str(cfg)])
+    assert result.exit_code == 2
+    assert "line 1" in result.stderr
