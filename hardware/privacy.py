@@ -56,7 +56,11 @@ def normalize_mac(mac: str) -> str:
     """
     digits = mac.strip().lower().translate(_MAC_SEPARATORS)
     if not _MAC_HEX_RE.fullmatch(digits):
-        raise ValueError(f"'mac' must be a 48-bit MAC address like aa:bb:cc:dd:ee:ff (got {mac!r})")
+        # the value itself is not echoed: a near-miss of a real MAC is still an identifier
+        raise ValueError(
+            "'mac' must be a 48-bit MAC address like aa:bb:cc:dd:ee:ff "
+            f"(got {len(digits)} characters after removing separators)"
+        )
     return digits
 
 
