@@ -17,6 +17,8 @@ import typer
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from campaigns.imports import FileFormat
+
 campaigns_app = typer.Typer(
     name="campaigns",
     help="Create campaigns, import exposures and identity links, revoke links.",
@@ -157,6 +159,21 @@ def _report_errors(errors: Any, as_json: bool, what: str) -> NoReturn:
     _fail(f"{len(errors)} bad {what} row(s); nothing imported")
 
 
+def _file_format(file: Path, file_format: str | None) -> FileFormat:
+    """``--format``, else the file name's ending; a clear error for anything else."""
+    from campaigns.imports import FileFormat
+    from campaigns.model import CampaignError
+
+    try:
+        return FileFormat(file_format) if file_format else FileFormat.from_filename(file.name)
+    except ValueError as exc:
+        _fail(
+            str(exc)
+            if isinstance(exc, CampaignError)
+            else f"'format' must be csv or jsonl (got {file_format!r})"
+        )
+
+
 @campaigns_app.command("import-exposures")
 def import_exposures_command(
     file: Annotated[Path, typer.Argument(help="CSV or JSON-lines file (see docs/attribution.md).")],
@@ -169,18 +186,11 @@ def import_exposures_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Import exposures all-or-nothing; raw e-mails/phones are hashed and never stored."""
-    from campaigns.imports import FileFormat, parse_exposures
+    from campaigns.imports import parse_exposures
     from campaigns.model import CampaignError
     from gateway.campaign_store import CampaignStoreError, import_exposures
 
-    try:
-        fmt = FileFormat(file_format) if file_format else FileFormat.from_filename(file.name)
-    except ValueError as exc:
-        _fail(
-            str(exc)
-            if isinstance(exc, CampaignError)
-            else f"'format' must be csv or jsonl (got {file_format!r})"
-        )
+    fmt = _file_format(file, file_format)
     parsed = parse_exposures(_read(file), fmt, campaign, default_country_code)
     if parsed.errors:
         _report_errors(parsed.errors, as_json, "exposure")
@@ -208,18 +218,10 @@ def import_links_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Import consented device_key <-> person_key links, all-or-nothing."""
-    from campaigns.imports import FileFormat, parse_links
-    from campaigns.model import CampaignError
+    from campaigns.imports import parse_links
     from gateway.campaign_store import import_links
 
-    try:
-        fmt = FileFormat(file_format) if file_format else FileFormat.from_filename(file.name)
-    except ValueError as exc:
-        _fail(
-            str(exc)
-            if isinstance(exc, CampaignError)
-            else f"'format' must be csv or jsonl (got {file_format!r})"
-        )
+    fmt = _file_format(file, file_format)
     parsed = parse_links(_read(file), fmt, default_country_code)
     if parsed.errors:
         _report_errors(parsed.errors, as_json, "link")
