@@ -131,6 +131,11 @@ class DwellState:
     candidate_last_ts_s: float = 0.0
     candidate_samples: int = 0
     candidate_rssi_dbm: float | None = None
+    present_since_ts_s: float = math.nan
+    """First supporting observation (of any zone) of the current presence run: supports
+    no further apart than ``grace_exit_s``. A visit starts and ends with its run."""
+    present_last_ts_s: float = -math.inf
+    """Last supporting observation of any zone."""
     last_ts_s: float = -math.inf
     """Time of the last observation or tick processed."""
 
@@ -183,6 +188,8 @@ def tick(
         state.candidate_last_ts_s,
         candidate_samples,
         state.candidate_rssi_dbm,
+        state.present_since_ts_s,
+        state.present_last_ts_s,
         now_s,
     )
     return new, events
@@ -212,6 +219,7 @@ def step(
     if candidate is not None and now_s - candidate_ts_s > grace_s:
         candidate, samples = None, 0
     supported = observation.zone if observation.probability >= cfg.min_probability else None
+    present_since_ts_s = state.present_since_ts_s
     if supported is None:
         new = DwellState(
             key,
@@ -224,9 +232,13 @@ def step(
             candidate_ts_s,
             samples,
             candidate_rssi_dbm,
+            present_since_ts_s,
+            state.present_last_ts_s,
             now_s,
         )
         return new, events
+    if now_s - state.present_last_ts_s > grace_s:
+        present_since_ts_s = now_s
     rssi = observation.rssi_dbm
     if supported == zone:
         # Seen again where it is: refresh, and a rival candidate loses its run.
@@ -241,6 +253,8 @@ def step(
             candidate_ts_s,
             0,
             candidate_rssi_dbm,
+            present_since_ts_s,
+            now_s,
             now_s,
         )
         return new, events
@@ -266,6 +280,8 @@ def step(
             candidate_ts_s,
             samples,
             candidate_rssi_dbm,
+            present_since_ts_s,
+            now_s,
             now_s,
         )
         return new, events
@@ -292,6 +308,8 @@ def step(
         candidate_ts_s,
         0,
         candidate_rssi_dbm,
+        present_since_ts_s,
+        now_s,
         now_s,
     )
     return new, events

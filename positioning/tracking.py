@@ -224,8 +224,15 @@ class DeviceTable:
             if ts_s > device.last_seen_ts_s:
                 device.last_seen_ts_s = ts_s
         device.dwell, zone_events = dwell.step(device.dwell, observation, ts_s, self.dwell_config)
+        state = device.dwell
         device.visit, visit_events = visits.step(
-            device.visit, zone_events, ts_s, self.visit_config, observation.rssi_dbm
+            device.visit,
+            zone_events,
+            ts_s,
+            self.visit_config,
+            observation.rssi_dbm,
+            state.present_since_ts_s,
+            state.present_last_ts_s,
         )
         if zone_events or visit_events:
             # Without events a step only moves the device's due time later (a zone seen
@@ -275,7 +282,13 @@ class DeviceTable:
         for device in self._due(now_s):
             device.dwell, zone_events = dwell.tick(device.dwell, now_s, self.dwell_config)
             device.visit, visit_events = visits.step(
-                device.visit, zone_events, now_s, self.visit_config
+                device.visit,
+                zone_events,
+                now_s,
+                self.visit_config,
+                None,
+                device.dwell.present_since_ts_s,
+                device.dwell.present_last_ts_s,
             )
             self._schedule(device)
             if zone_events or visit_events:
@@ -293,7 +306,13 @@ class DeviceTable:
         device = self._devices.pop(key)
         _, zone_events = dwell.close(device.dwell, device.last_seen_ts_s, reason)
         state, visit_events = visits.step(
-            device.visit, zone_events, device.last_seen_ts_s, self.visit_config
+            device.visit,
+            zone_events,
+            device.last_seen_ts_s,
+            self.visit_config,
+            None,
+            device.dwell.present_since_ts_s,
+            device.dwell.present_last_ts_s,
         )
         _, closing = visits.close(state, self.visit_config, reason)
         return _ordered(zone_events, [*visit_events, *closing])

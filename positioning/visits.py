@@ -150,11 +150,19 @@ def step(
     now_s: float,
     cfg: VisitConfig,
     rssi_dbm: float | None = None,
+    present_since_s: float = math.nan,
+    present_last_s: float = math.nan,
 ) -> tuple[VisitState, list[PresenceEvent]]:
     """Apply one device's zone events (time-ordered, ``ts_s <= now_s``) and the clock.
 
     ``rssi_dbm`` is the device's current smoothed RSSI, counted towards the visit's peak
-    while the device is in a zone. Other event kinds are ignored.
+    while the device is in a zone. ``present_since_s``/``present_last_s`` are the first and
+    last observation of the device's current presence run (the zone machine's
+    ``DwellState``: observations supporting some zone, none further apart than its exit
+    grace): a visit starts at the beginning of the run its first zone was confirmed in,
+    and ends at the end of the run its last zone was left in, so walking in and out
+    through zones too briefly to be confirmed (the entrance) is part of the visit.
+    Other event kinds are ignored.
     """
     out: list[PresenceEvent] = []
     for event in zone_events:
@@ -165,11 +173,13 @@ def step(
             if state.active:
                 start_ts_s, zones = state.start_ts_s, state.zones
             else:
-                start_ts_s, zones = event.ts_s, ()
+                # the run the enter belongs to (NaN, or a later run: the enter's own time)
+                start_ts_s = present_since_s if present_since_s <= event.ts_s else event.ts_s
+                zones = ()
                 out.append(
                     PresenceEvent(
                         kind=EventKind.VISIT_START,
-                        ts_s=event.ts_s,
+                        ts_s=start_ts_s,
                         device_key=state.device_key,
                         reason=REASON_VISIT_START,
                         rssi_dbm=event.rssi_dbm,
@@ -197,7 +207,14 @@ def step(
                 state.zones,
                 _peak(state.peak_rssi_dbm, event.rssi_dbm),
             )
-    if state.active and state.zone is not None:
+    if (
+        state.active
+        and state.zone is None
+        and present_since_s <= state.last_presence_ts_s < present_last_s
+    ):
+        # left every zone, still in the run of its last zone (walking out): still present
+        state = replace(state, last_presence_ts_s=present_last_s)
+    elif state.active and state.zone is not None:
         # Presence itself is extended by the zone events (exits carry the last support).
         # The hot path (a device seen again in its zone): a new state only if the peak rose.
         peak = _peak(state.peak_rssi_dbm, rssi_dbm)

@@ -171,3 +171,21 @@ def test_switching_can_demand_longer_evidence_than_entering() -> None:
         (EventKind.ZONE_EXIT, "shoes", 20.0, "switched_to_till"),
         (EventKind.ZONE_ENTER, "till", 20.0, "confirmed_for_10.0s"),
     ]
+
+
+def test_presence_run_spans_supports_of_any_zone_within_the_grace() -> None:
+    """The run starts at the first support, survives zone changes and unsupported
+    observations, and restarts after a silence longer than the exit grace."""
+    cfg = DwellConfig(grace_exit_s=10.0)
+    state = initial_state("dk_a")
+    for ts, obs in [
+        (100.0, ZoneObservation("till", 0.9)),
+        (105.0, ZoneObservation("shoes", 0.9)),
+        (110.0, ZoneObservation(None, 0.0)),
+        (114.0, ZoneObservation("shoes", 0.3)),  # too weak: supports nothing
+        (115.0, ZoneObservation("till", 0.9)),
+    ]:
+        state, _ = step(state, obs, ts, cfg)
+    assert (state.present_since_ts_s, state.present_last_ts_s) == (100.0, 115.0)
+    state, _ = step(state, ZoneObservation("shoes", 0.9), 125.5, cfg)  # 10.5 s of silence
+    assert (state.present_since_ts_s, state.present_last_ts_s) == (125.5, 125.5)

@@ -161,3 +161,42 @@ def test_config_errors_name_the_field(kwargs: dict[str, float], message: str) ->
     with pytest.raises(TrackingConfigError) as info:
         TrackingConfig(**kwargs)  # type: ignore[arg-type]
     assert message in str(info.value)
+
+
+def test_a_visit_spans_the_walk_in_and_out_through_unconfirmed_zones() -> None:
+    """Walking through the till too briefly to confirm it is still part of the visit.
+
+    The till is supported at 100-101 s (two samples: the zone needs three), shoes from
+    102 s on; the visit starts at 100 s, not at the shoes' first support. On the way out
+    the till is supported again after shoes' last support (240-241 s): the visit ends at
+    241 s, the end of the run of supports its last zone belonged to.
+    """
+    t = table(max_lateness_s=0.0)
+    events: list[PresenceEvent] = []
+    stream = [(100.0, TILL), (101.0, TILL)]
+    stream += [(float(ts), SHOES) for ts in range(102, 240)]
+    stream += [(240.0, TILL), (241.0, TILL)]
+    for ts, observation in stream:
+        t.push("dk_a", observation, ts)
+        events += t.advance(ts)
+    events += t.advance(241.0 + 61.0)  # past the visit gap
+    starts = [e for e in events if e.kind is EventKind.VISIT_START]
+    ends = [e for e in events if e.kind is EventKind.VISIT_END]
+    enters = [e for e in events if e.kind is EventKind.ZONE_ENTER]
+    assert [(e.zone, e.ts_s) for e in enters] == [("shoes", 102.0)]
+    assert [e.ts_s for e in starts] == [100.0]
+    assert [(e.ts_s, e.dwell_s, e.zones) for e in ends] == [(241.0, 141.0, ("shoes",))]
+
+
+def test_a_later_run_of_supports_does_not_stretch_a_visit() -> None:
+    """Supports after a silence longer than the exit grace start a new run: not the visit's."""
+    t = table(max_lateness_s=0.0)
+    events: list[PresenceEvent] = []
+    stream = [(float(ts), SHOES) for ts in range(100, 140)]
+    stream += [(170.0, TILL), (171.0, TILL)]  # 31 s after the last support (grace 10 s)
+    for ts, observation in stream:
+        t.push("dk_a", observation, ts)
+        events += t.advance(ts)
+    events += t.advance(171.0 + 61.0)
+    ends = [e for e in events if e.kind is EventKind.VISIT_END]
+    assert [(e.ts_s, e.dwell_s) for e in ends] == [(139.0, 39.0)]

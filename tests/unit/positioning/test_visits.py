@@ -152,3 +152,23 @@ def test_config_errors_name_the_field(kwargs: dict[str, float], message: str) ->
     with pytest.raises(VisitConfigError) as info:
         VisitConfig(**kwargs)  # type: ignore[arg-type]
     assert message in str(info.value)
+
+
+def test_visit_starts_at_the_presence_run_of_its_first_zone() -> None:
+    """A run of supports that began before the enter back-dates the visit; a later one not."""
+    _, out = step(initial_visit_state(KEY), [enter(1010.0, "shoes")], 1015.0, CFG, None, 1002.0)
+    assert [(e.kind, e.ts_s) for e in out] == [(EventKind.VISIT_START, 1002.0)]
+    # the run's start after the enter (a stale or another run): the enter's own time
+    _, out = step(initial_visit_state(KEY), [enter(1010.0, "shoes")], 1015.0, CFG, None, 1012.0)
+    assert [(e.kind, e.ts_s) for e in out] == [(EventKind.VISIT_START, 1010.0)]
+
+
+def test_walking_out_through_unconfirmed_zones_extends_presence() -> None:
+    """After the last exit, the same run of supports is presence; a new run is not."""
+    state, _ = step(initial_visit_state(KEY), [enter(1000.0, "shoes")], 1000.0, CFG, None, 995.0)
+    state, _ = step(state, [leave(1200.0, "shoes", 1000.0)], 1216.0, CFG, None, 995.0, 1209.0)
+    assert state.last_presence_ts_s == 1209.0
+    state, _ = step(state, [], 1300.0, CFG, None, 1290.0, 1300.0)  # a new run
+    assert state.last_presence_ts_s == 1209.0
+    _, out = tick(state, 1209.0 + 900.5, CFG)
+    assert [(e.ts_s, e.dwell_s) for e in out] == [(1209.0, 214.0)]
