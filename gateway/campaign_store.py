@@ -5,6 +5,9 @@ afterwards or none is. Inserts use ``ON CONFLICT DO NOTHING`` on the natural key
 (``exposures``: campaign, person_key, ts, kind, channel, creative; ``identity_links``:
 device_key, person_key, source), so re-importing a file adds nothing. Raw e-mails and
 phones never reach this module: :mod:`campaigns.imports` hashes them while parsing.
+
+Every write of an exposure or a link first numbers its person_key in ``people`` and
+stores the integer as ``person_id`` (the reports join on it).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -138,12 +141,35 @@ def _count_exposures(conn: Connection, campaign_id: str) -> int:
     )
 
 
+def _person_ids(conn: Connection, keys: Iterable[str]) -> dict[str, int]:
+    """``people.id`` of each person_key, numbering the keys not seen before."""
+    people = models.Person.__table__
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    conn.execute(
+        _insert(conn, people).on_conflict_do_nothing(index_elements=["person_key"]),
+        [{"person_key": key} for key in wanted],
+    )
+    query = select(people.c.person_key, people.c.id).where(
+        people.c.person_key.in_(bindparam("keys", expanding=True))
+    )
+    return {str(k): int(i) for k, i in conn.execute(query, {"keys": wanted})}
+
+
+def _insert_with_person_ids(conn: Connection, stmt: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` in chunks, each row with the ``person_id`` of its ``person_key``."""
+    for start in range(0, len(rows), CHUNK_ROWS):
+        chunk = rows[start : start + CHUNK_ROWS]
+        ids = _person_ids(conn, (r["person_key"] for r in chunk))
+        conn.execute(stmt, [{**r, "person_id": ids[r["person_key"]]} for r in chunk])
+
+
 def _insert_exposures(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     stmt = _insert(conn, models.Exposure.__table__).on_conflict_do_nothing(
         index_elements=["campaign_id", "person_key", "ts", "kind", "channel", "creative"]
     )
-    for start in range(0, len(rows), CHUNK_ROWS):
-        conn.execute(stmt, list(rows[start : start + CHUNK_ROWS]))
+    _insert_with_person_ids(conn, stmt, rows)
 
 
 def import_exposures(
@@ -214,8 +240,7 @@ def import_links(engine: Engine, links: Sequence[IdentityLink]) -> ImportOutcome
         stmt = _insert(conn, models.IdentityLink.__table__).on_conflict_do_nothing(
             index_elements=["device_key", "person_key", "source"]
         )
-        for start in range(0, len(rows), CHUNK_ROWS):
-            conn.execute(stmt, rows[start : start + CHUNK_ROWS])
+        _insert_with_person_ids(conn, stmt, rows)
         after = int(conn.execute(count).scalar_one())
     return ImportOutcome(len(rows), after - before)
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, Float, create_engine, event, literal_column
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # ingest commits are short; wait rather than fail under WAL
@@ -42,6 +45,33 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class epoch_seconds(GenericFunction[float]):  # noqa: N801 (a SQL function's name)
+    """Seconds since the epoch of a :class:`UtcDateTime` column, in either dialect.
+
+    ``epoch_seconds("ts")`` renders ``(julianday(ts) - 2440587.5) * 86400.0`` on SQLite
+    (which stores the naive UTC text; millisecond resolution, as the reports computed
+    it) and ``EXTRACT(EPOCH FROM ts AT TIME ZONE 'UTC')`` on PostgreSQL (immutable, so
+    usable in a generated column). Used by generated columns, e.g. ``exposures.ts_s``.
+    """
+
+    type = Float()
+    inherit_cache = True
+
+    def __init__(self, column: str) -> None:
+        super().__init__(literal_column(column))
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_seconds_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_seconds_postgresql(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"EXTRACT(EPOCH FROM ({column} AT TIME ZONE 'UTC'))"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

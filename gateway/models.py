@@ -12,6 +12,7 @@ Tables
     dead_letters ..................... every rejected MQTT payload, with the reason
     store_visits, visit_dirty ........ merged visits and the queue of devices to re-merge
     campaigns, exposures, identity_links ... written and read by ``campaigns``
+    people ........................... integer ids of the person_keys (report joins)
     api_keys ......................... the HTTP API's credentials
 """
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     Float,
     ForeignKey,
     Index,
@@ -37,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from gateway.db import UtcDateTime
+from gateway.db import UtcDateTime, epoch_seconds
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real bigint.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -236,19 +238,34 @@ class Campaign(Base):
     created_at: Mapped[datetime]
 
 
+class Person(Base):
+    """A person_key (a SHA-256 hex, never a raw identifier) and its integer id.
+
+    Filled by every write of ``exposures`` and ``identity_links``
+    (:mod:`gateway.campaign_store`); the reports join and group on the integer.
+    """
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(64), unique=True)
+
+
 class Exposure(Base):
     __tablename__ = "exposures"
     __table_args__ = (
         UniqueConstraint("campaign_id", "person_key", "ts", "kind", "channel", "creative"),
         Index(None, "person_key", "ts"),
         Index(None, "campaign_id", "grp"),
-        # covers the attribution join (gateway/reports.py): campaign, person and group
-        # looked up, every column the report reads in the index (migration 0003)
+        # covers the attribution join (gateway/reports.py): campaign, person id and group
+        # looked up, a range on ts_s, every column the report reads in the index
+        # (migration 0005; 0004 had person_key and no ts_s)
         Index(
             "ix_exposures_attribution_cover",
             "campaign_id",
-            "person_key",
+            "person_id",
             "grp",
+            "ts_s",
             "ts",
             "kind",
             "channel",
@@ -261,7 +278,11 @@ class Exposure(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     person_key: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[int] = mapped_column(BigId, ForeignKey("people.id"))
+    """``people.id`` of ``person_key``: the reports join and group on this integer."""
     ts: Mapped[datetime]
+    ts_s: Mapped[float] = mapped_column(Float, Computed(epoch_seconds("ts"), persisted=True))
+    """``ts`` in seconds since the epoch, computed by the database (never written)."""
     kind: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(64))
     creative: Mapped[str] = mapped_column(String(128))
@@ -276,11 +297,14 @@ class IdentityLink(Base):
         UniqueConstraint("device_key", "person_key", "source"),
         Index(None, "device_key"),
         Index(None, "person_key"),
+        Index(None, "person_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     device_key: Mapped[str] = mapped_column(String(128))
     person_key: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[int] = mapped_column(BigId, ForeignKey("people.id"))
+    """``people.id`` of ``person_key``."""
     source: Mapped[str] = mapped_column(String(32))
     """``app``, ``wifi_login``, ... (a consented source)."""
     consented_at: Mapped[datetime]

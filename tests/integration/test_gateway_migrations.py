@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import bindparam, insert, inspect, select, text
 
-from gateway.db import make_engine
+from gateway.db import UtcDateTime, make_engine
 from gateway.migrate import current_revision, downgrade, upgrade
-from gateway.models import Base, Store
+from gateway.models import Base, Exposure, IdentityLink, Person, Store
 
 BACKENDS = ["sqlite_url", pytest.param("postgres_url", marks=pytest.mark.postgres)]
 
@@ -72,3 +72,58 @@ def test_naive_timestamps_are_refused(sqlite_url: str) -> None:
             )
     finally:
         engine.dispose()
+
+
+def test_person_ids_and_epoch_seconds_are_backfilled(database_url: str) -> None:
+    """0005 numbers existing person_keys in both tables alike and computes ``ts_s``."""
+    upgrade(database_url, "0004_exposure_cover")
+    ts = datetime(2026, 9, 1, 12, 0, 0, 250000, tzinfo=UTC)
+    k1, k2, k3 = "a" * 64, "b" * 64, "c" * 64
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO campaigns (id, name, channels, starts_at, ends_at, "
+                    "window_click_s, window_impression_s, window_engaged_view_s, "
+                    "control_design, created_at) VALUES ('c1', 'C', '[]', :ts, :ts, 1, 1, 1, "
+                    "'none', :ts)"
+                ).bindparams(bindparam("ts", type_=UtcDateTime())),
+                {"ts": ts},
+            )
+            for i, key in enumerate((k1, k2, k1)):
+                conn.execute(
+                    text(
+                        "INSERT INTO exposures (campaign_id, person_key, ts, kind, channel, "
+                        "creative, grp) VALUES ('c1', :key, :ts, 'click', 'social', :cr, "
+                        "'exposed')"
+                    ).bindparams(bindparam("ts", type_=UtcDateTime())),
+                    {"key": key, "ts": ts + timedelta(seconds=i), "cr": f"cr{i}"},
+                )
+            for key in (k2, k3):
+                conn.execute(
+                    text(
+                        "INSERT INTO identity_links (device_key, person_key, source, "
+                        "consented_at, valid_from) VALUES (:dev, :key, 'app', :ts, :ts)"
+                    ).bindparams(bindparam("ts", type_=UtcDateTime())),
+                    {"dev": f"dk-{key[0]}", "key": key, "ts": ts},
+                )
+        upgrade(database_url)
+        with engine.connect() as conn:
+            people = {k: i for k, i in conn.execute(select(Person.person_key, Person.id))}
+            exposures = conn.execute(
+                select(Exposure.person_key, Exposure.person_id, Exposure.ts_s).order_by(Exposure.ts)
+            ).all()
+            links = {
+                k: i
+                for k, i in conn.execute(select(IdentityLink.person_key, IdentityLink.person_id))
+            }
+    finally:
+        engine.dispose()
+    assert set(people) == {k1, k2, k3}
+    assert len(set(people.values())) == 3
+    assert [(k, pid) for k, pid, _ in exposures] == [(k, people[k]) for k in (k1, k2, k1)]
+    assert links == {k2: people[k2], k3: people[k3]}
+    assert [ts_s for _, _, ts_s in exposures] == pytest.approx(
+        [ts.timestamp() + i for i in range(3)], abs=1e-3
+    )
