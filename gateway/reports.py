@@ -6,8 +6,10 @@ at the end), then every breakdown is a ``GROUP BY`` over the second:
 
 1. ``ff_touches`` — store visits (classes ``visitor`` and ``engaged``; passers-by are never
    attributed) joined to the identity links valid at the visit start and not revoked
-   (``lv``), joined to the campaign's exposures of the same person_key inside the window
-   before the visit: ``-skew <= visit - exposure <= window(kind)`` (skew = 10 s);
+   (``lv``), joined to the campaign's exposures of the same person inside the window
+   before the visit: ``-skew <= visit - exposure <= window(kind)`` (skew = 10 s). People
+   are joined and grouped on the integer ``person_id`` (``people``), never on the 64-char
+   person_key, and exposures carry their epoch seconds (``ts_s``, a generated column);
 2. ``ff_ranked`` — per person, store and UTC day only the earliest attributed visit
    (``MIN(visit_at) OVER (PARTITION BY ...)``), its touches ranked with window functions
    (``ROW_NUMBER``, ``COUNT``, ``SUM ... OVER``) and each touch's credit computed in SQL
@@ -17,11 +19,13 @@ at the end), then every breakdown is a ``GROUP BY`` over the second:
    split still happens in SQL.
 
 The single-touch models (``last_touch``, the default, and ``first_touch``) skip the
-window functions: ``ff_touches`` without the linked-visit ``GROUP BY`` (duplicates fold in
-the next step), ``ff_visits`` one row per visit with its credited touch (the MAX/MIN of an
-ordered composite key on SQLite, an ordered ``array_agg`` on PostgreSQL) and its channel
-and creative sets, ``ff_units`` the earliest visit of each unit with an integer person id;
-every breakdown is a ``GROUP BY`` over the ~one row per unit. Same cells as the ranked path.
+window functions: ``ff_visits`` one row per linked visit with its credited touch (the
+MAX/MIN of an ordered composite key on SQLite, an ordered ``array_agg`` on PostgreSQL) and
+its channel and creative sets — on SQLite aggregated straight from the join of ``ff_lv``
+(the linked visits) with the exposures, on PostgreSQL from ``ff_touches`` without the
+linked-visit ``GROUP BY`` (duplicates fold in the next step) — then ``ff_units`` the
+earliest visit of each unit; every breakdown is a ``GROUP BY`` over the ~one row per
+unit. Same cells as the ranked path.
 
 The lift counts are per person and arm (people who could be observed: with an identity
 link not revoked overlapping the report period), also computed in SQL; the statistics
@@ -122,17 +126,18 @@ def _visit_range(campaign: Campaign, extra_s: float = 0.0) -> tuple[datetime, da
     )
 
 
+_WINDOW_BY_KIND = (
+    "CASE e.kind WHEN 'click' THEN :w_click WHEN 'impression' THEN :w_impression "
+    "ELSE :w_engaged END"
+)
+
+
 def _touches_sql(dialect: str, *, kind_windows: bool) -> str:
     """Linked visits (``lv``) joined to the campaign's exposures inside the window.
 
     One row per (visit, exposure) pair with ``age_s = visit start - exposure time``.
     """
-    window = (
-        "CASE e.kind WHEN 'click' THEN :w_click WHEN 'impression' THEN :w_impression "
-        "ELSE :w_engaged END"
-        if kind_windows
-        else ":w_max"
-    )
+    window = _WINDOW_BY_KIND if kind_windows else ":w_max"
     # SQLite: '+col' keeps the planner on the device_key index (the store/time index
     # with a skip-scan over stores is far slower here); PostgreSQL plans this itself.
     sv_at = "+sv.started_at" if dialect == "sqlite" else "sv.started_at"
@@ -142,7 +147,7 @@ def _touches_sql(dialect: str, *, kind_windows: bool) -> str:
     # otherwise scan the campaign's exposures and build an automatic index on ``lv``.
     join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
     return f"""WITH lv AS (
-  SELECT l.person_key, sv.store_id, sv.started_at,
+  SELECT l.person_id, sv.store_id, sv.started_at,
          MIN({_day(dialect, "sv.started_at")}) AS day,
          MIN({_epoch(dialect, "sv.started_at")}) AS v_s, MIN({zones}) AS zones
   FROM store_visits sv
@@ -152,17 +157,17 @@ def _touches_sql(dialect: str, *, kind_windows: bool) -> str:
     AND (l.valid_to IS NULL OR sv.started_at < l.valid_to)
     AND sv.visit_class IN :visit_classes
     AND {sv_at} >= :visit_from AND {sv_at} < :visit_to
-  GROUP BY l.person_key, sv.store_id, sv.started_at
+  GROUP BY l.person_id, sv.store_id, sv.started_at
 ),
 touches AS (
-  SELECT lv.person_key, lv.store_id, lv.day, lv.started_at AS visit_at, lv.zones,
+  SELECT lv.person_id, lv.store_id, lv.day, lv.started_at AS visit_at, lv.zones,
          e.id AS eid, e.ts, e.kind, e.channel, e.creative, e.grp,
-         lv.v_s - {_epoch(dialect, "e.ts")} AS age_s
+         lv.v_s - e.ts_s AS age_s
   FROM lv
-  {join} exposures e ON e.person_key = lv.person_key AND e.campaign_id = :campaign_id
+  {join} exposures e ON e.person_id = lv.person_id AND e.campaign_id = :campaign_id
   WHERE e.grp IN :groups
-    AND lv.v_s - {_epoch(dialect, "e.ts")} >= -:skew
-    AND lv.v_s - {_epoch(dialect, "e.ts")} <= {window}
+    AND lv.v_s - e.ts_s >= -:skew
+    AND lv.v_s - e.ts_s <= {window}
 )
 SELECT * FROM touches"""
 
@@ -176,103 +181,123 @@ SINGLE_TOUCH_MODELS: tuple[str, ...] = (
 _SEP = "char(1)"
 
 
-def _single_touches_sql(dialect: str) -> str:
-    """Touches for the single-touch models: one row per (linked visit, exposure), no ranking.
+def _linked_visits_sql(dialect: str) -> str:
+    """Visits of the attributed classes with the person of each link valid at the start.
+
+    One row per (visit, link): a person with two links to the device (or two identical
+    visit rows) appears twice; the single-touch steps fold such duplicates.
+    """
+    # SQLite: '+col' keeps the planner on the device_key index (see _touches_sql)
+    sv_at = "+sv.started_at" if dialect == "sqlite" else "sv.started_at"
+    zones = "CAST(sv.zones AS TEXT)" if dialect == "postgresql" else "sv.zones"
+    return f"""SELECT l.person_id, sv.store_id, sv.started_at,
+       {_epoch(dialect, "sv.started_at")} AS v_s, {zones} AS zones
+FROM store_visits sv
+JOIN identity_links l ON l.device_key = sv.device_key
+WHERE l.revoked_at IS NULL
+  AND sv.started_at >= l.valid_from
+  AND (l.valid_to IS NULL OR sv.started_at < l.valid_to)
+  AND sv.visit_class IN :visit_classes
+  AND {sv_at} >= :visit_from AND {sv_at} < :visit_to"""
+
+
+def _single_touches_sql() -> str:
+    """PostgreSQL: one row per (linked visit, exposure of the person in its window).
 
     Same linked visits and window as :func:`_touches_sql`, without the linked-visit
-    ``GROUP BY``: a person with two links (or two identical visit rows) yields duplicate
-    touches, which :func:`_single_visits_sql` folds (sets, MIN/MAX and the exposure id are
-    insensitive to duplicates). SQLite: the linked visits are materialised once, and the
-    window is one ``BETWEEN`` (its left side, the ``julianday()`` of the exposure, is
-    evaluated once per candidate instead of once per condition). PostgreSQL: the window
-    on the timestamps themselves (no ``EXTRACT(EPOCH)`` per candidate pair).
+    ``GROUP BY``: duplicates fold in :func:`_single_visits_sql` (sets, MIN/MAX and the
+    exposure id are insensitive to them). The window is compared on the timestamps
+    themselves (no epoch arithmetic per candidate pair).
     """
-    window = (
-        "CASE e.kind WHEN 'click' THEN :w_click WHEN 'impression' THEN :w_impression "
-        "ELSE :w_engaged END"
-    )
-    age = f"lv.v_s - {_epoch(dialect, 'e.ts')}"
-    if dialect == "postgresql":
-        lv_hint, sv_at, zones, join = "", "sv.started_at", "CAST(sv.zones AS TEXT)", "JOIN"
-        in_window = (
-            "e.ts <= lv.started_at + :skew * INTERVAL '1 second' "
-            f"AND e.ts >= lv.started_at - ({window}) * INTERVAL '1 second'"
-        )
-    else:
-        lv_hint, sv_at, zones, join = "MATERIALIZED ", "+sv.started_at", "sv.zones", "CROSS JOIN"
-        in_window = f"{age} BETWEEN -:skew AND {window}"
-    return f"""WITH lv AS {lv_hint}(
-  SELECT l.person_key, sv.store_id, sv.started_at, {_epoch(dialect, "sv.started_at")} AS v_s,
-         {zones} AS zones
-  FROM store_visits sv
-  JOIN identity_links l ON l.device_key = sv.device_key
-  WHERE l.revoked_at IS NULL
-    AND sv.started_at >= l.valid_from
-    AND (l.valid_to IS NULL OR sv.started_at < l.valid_to)
-    AND sv.visit_class IN :visit_classes
-    AND {sv_at} >= :visit_from AND {sv_at} < :visit_to
-)
-SELECT lv.person_key, lv.store_id, lv.started_at AS visit_at, lv.zones, e.id AS eid, e.ts,
-       e.channel, e.creative, {age} AS age_s
+    return f"""WITH lv AS ({_linked_visits_sql("postgresql")})
+SELECT lv.person_id, lv.store_id, lv.started_at AS visit_at, lv.zones, e.id AS eid, e.ts,
+       e.channel, e.creative, lv.v_s - e.ts_s AS age_s
 FROM lv
-{join} exposures e ON e.person_key = lv.person_key AND e.campaign_id = :campaign_id
-WHERE e.grp IN :groups AND {in_window}"""
+JOIN exposures e ON e.person_id = lv.person_id AND e.campaign_id = :campaign_id
+WHERE e.grp IN :groups
+  AND e.ts <= lv.started_at + :skew * INTERVAL '1 second'
+  AND e.ts >= lv.started_at - ({_WINDOW_BY_KIND}) * INTERVAL '1 second'"""
+
+
+def _touch_key(model: str) -> str:
+    """SQLite: the credited touch of a visit as the MAX/MIN of one ordered text key.
+
+    ``ts SEP channel SEP creative SEP eid``: its text order is the order of ``rn`` in
+    :func:`_ranked_cte` (ts is fixed-width text, SEP sorts below every printable
+    character, eid is zero-padded).
+    """
+    pick = "MAX" if model == CreditModel.LAST_TOUCH else "MIN"
+    key = f"e.ts || {_SEP} || e.channel || {_SEP} || e.creative || {_SEP} || printf('%020d', e.id)"
+    return f"{pick}({key})"
 
 
 def _single_visits_sql(dialect: str, model: str) -> str:
-    """One row per attributed visit (person, store, start): the credited touch and the sets.
+    """One row per attributed visit: the credited touch, the channel and creative sets.
 
     The credited touch is the last (``last_touch``) or first (``first_touch``) in the order
     ``ts, channel, creative, eid`` — the order of ``rn`` in :func:`_ranked_cte`.
+
+    SQLite: straight from the linked visits ``ff_lv`` joined to the exposures (one
+    covering-index range search on ``(campaign, person id, group, ts_s)`` per linked
+    visit), grouped by the ``ff_lv`` row, which is the scan order (no sort). The range on
+    ``ts_s`` is one second wider than the window on both sides (it only narrows the
+    search); the window itself is the same ``age_s`` test as :func:`_touches_sql`.
+    PostgreSQL: from ``ff_touches``, grouped by person, store and start.
     """
-    desc = " DESC" if model == CreditModel.LAST_TOUCH else ""
     if dialect == "postgresql":
-        # grouping keys in the "C" collation (byte equality, cheaper sorts); the credited
-        # touch is ordered in the default collation, as in _ranked_cte. The sets may repeat
-        # a value: the breakdowns count distinct units.
+        desc = " DESC" if model == CreditModel.LAST_TOUCH else ""
+        # store in the "C" collation (byte equality, cheaper sorts); the credited touch is
+        # ordered in the default collation, as in _ranked_cte. The sets may repeat a
+        # value: the breakdowns count distinct units.
         order = f"ts{desc}, channel{desc}, creative{desc}, eid{desc}"
         pair = f"(array_agg(ARRAY[channel, creative] ORDER BY {order}))"
-        return f"""SELECT person_key COLLATE "C" AS person_key, MIN(store_id) AS store_id,
+        return f"""SELECT person_id, MIN(store_id) AS store_id,
        {_day(dialect, "visit_at")} AS day, visit_at, MIN(zones) AS zones, MIN(age_s) AS min_age,
        {pair}[1][1] AS credited_channel, {pair}[1][2] AS credited_creative,
        array_agg(channel) AS channels, array_agg(creative) AS creatives
-FROM ff_touches GROUP BY person_key COLLATE "C", store_id COLLATE "C", visit_at"""
-    pick = "MAX" if model == CreditModel.LAST_TOUCH else "MIN"
-    key = f"ts || {_SEP} || channel || {_SEP} || creative || {_SEP} || printf('%020d', eid)"
-    return f"""SELECT person_key, store_id, {_day(dialect, "visit_at")} AS day, visit_at,
-       MIN(zones) AS zones, MIN(age_s) AS min_age, {pick}({key}) AS touch_key,
-       json_group_array(DISTINCT channel) AS channels,
-       json_group_array(DISTINCT creative) AS creatives
-FROM ff_touches GROUP BY person_key, store_id, visit_at"""
+FROM ff_touches GROUP BY person_id, store_id COLLATE "C", visit_at"""
+    age = "lv.v_s - e.ts_s"
+    return f"""SELECT lv.person_id, lv.store_id, {_day(dialect, "lv.started_at")} AS day,
+       lv.started_at AS visit_at, lv.zones, MIN({age}) AS min_age,
+       {_touch_key(model)} AS touch_key,
+       json_group_array(DISTINCT e.channel) AS channels,
+       json_group_array(DISTINCT e.creative) AS creatives
+FROM ff_lv lv
+CROSS JOIN exposures e ON e.person_id = lv.person_id AND e.campaign_id = :campaign_id
+WHERE e.grp IN :groups
+  AND e.ts_s BETWEEN lv.v_s - :w_max - 1 AND lv.v_s + :skew + 1
+  AND {age} BETWEEN -:skew AND {_WINDOW_BY_KIND}
+GROUP BY lv.rowid"""
 
 
 def _single_units_sql(dialect: str) -> str:
     """One row per unit (person, store, UTC day): its earliest attributed visit.
 
-    ``pid`` numbers the people so that every breakdown counts distinct integers.
+    ``pid`` is the person id, so every breakdown counts distinct integers.
     """
     cols = "store_id, day, zones, min_age, channels, creatives"
     if dialect == "postgresql":
-        return f"""SELECT DENSE_RANK() OVER (ORDER BY person_key) AS pid,
-       ROW_NUMBER() OVER () AS uid, {cols}, credited_channel, credited_creative
+        return f"""SELECT person_id AS pid, ROW_NUMBER() OVER () AS uid, {cols},
+       credited_channel, credited_creative
 FROM (
-  SELECT DISTINCT ON (person_key, store_id COLLATE "C", day) * FROM ff_visits
-  ORDER BY person_key, store_id COLLATE "C", day, visit_at
+  SELECT DISTINCT ON (person_id, store_id COLLATE "C", day) * FROM ff_visits
+  ORDER BY person_id, store_id COLLATE "C", day, visit_at
 ) u"""
     # SQLite: with MIN() the only aggregate, the bare columns come from the row holding
-    # the minimum (https://sqlite.org/lang_select.html#bareagg): the earliest visit.
+    # the minimum (https://sqlite.org/lang_select.html#bareagg): the earliest visit, and of
+    # duplicate rows of that visit the least zones (as MIN(zones) over a visit's rows).
     # touch_key = ts SEP channel SEP creative SEP eid; rest = channel SEP creative SEP eid.
     return f"""WITH first_visit AS (
-  SELECT person_key, {cols}, MIN(visit_at) AS first_at,
+  SELECT person_id, {cols}, MIN(visit_at || {_SEP} || zones) AS first_at,
          substr(touch_key, instr(touch_key, {_SEP}) + 1) AS rest
-  FROM ff_visits GROUP BY person_key, store_id, day
+  FROM ff_visits GROUP BY person_id, store_id, day
 ),
 split AS (
   SELECT *, substr(rest, 1, instr(rest, {_SEP}) - 1) AS credited_channel,
          substr(rest, instr(rest, {_SEP}) + 1) AS rest2
   FROM first_visit
 )
-SELECT DENSE_RANK() OVER (ORDER BY person_key) AS pid, {cols}, credited_channel,
+SELECT person_id AS pid, {cols}, credited_channel,
        substr(rest2, 1, instr(rest2, {_SEP}) - 1) AS credited_creative
 FROM split"""
 
@@ -291,8 +316,13 @@ def _single_touch_cells(
     Each unit credits exactly one touch (1.0): a value's credited visits are the units whose
     credited touch carries it; people and visits count distinct ``pid`` and units.
     """
-    _materialize(conn, "ff_touches", _single_touches_sql(dialect), params)
-    _materialize(conn, "ff_visits", _single_visits_sql(dialect, model), {})
+    if dialect == "postgresql":
+        _materialize(conn, "ff_touches", _single_touches_sql(), params)
+        _materialize(conn, "ff_visits", _single_visits_sql(dialect, model), {})
+    else:
+        _materialize(conn, "ff_lv", _linked_visits_sql(dialect), params)
+        visit_params = {**params, "w_max": campaign.windows.longest_s}
+        _materialize(conn, "ff_visits", _single_visits_sql(dialect, model), visit_params)
     _materialize(conn, "ff_units", _single_units_sql(dialect), {})
     counts = "COUNT(DISTINCT pid) AS people, COUNT(*) AS visits"
     cells: dict[str, list[Cell]] = {}
@@ -403,7 +433,7 @@ def _ranked_cte(model: str, markov_weights: Mapping[str, float]) -> tuple[str, d
         params[f"mw{i}"] = max(weight, 0.0)
         cases.append(f"WHEN :mc{i} THEN :mw{i}")
     mw = f"(CASE channel {' '.join(cases)} ELSE 0.0 END)" if cases else "0.0"
-    part = "PARTITION BY person_key, store_id, day"
+    part = "PARTITION BY person_id, store_id, day"
     decay = f"EXP(-{LN2} * (CASE WHEN age_s > 0 THEN age_s ELSE 0.0 END) / :half_life)"
     # only the columns the chosen model reads: each window aggregate costs a sort pass
     extra = ""
@@ -424,7 +454,7 @@ ranked0 AS (
   FROM ut
 )
 SELECT ranked0.*, {_credit_sql(model)} AS credit,
-       person_key || '|' || store_id || '|' || day AS unit
+       person_id || '|' || store_id || '|' || day AS unit
 FROM ranked0"""
     return sql, params
 
@@ -495,20 +525,20 @@ def markov_paths(
     person's first attributed visit, one ordered scan of the exposed exposures.
     """
     first_sql = (
-        f"SELECT person_key, MIN({_epoch(dialect, 'visit_at')}) AS first_s "
-        "FROM ff_touches GROUP BY person_key"
+        f"SELECT person_id, MIN({_epoch(dialect, 'visit_at')}) AS first_s "
+        "FROM ff_touches GROUP BY person_id"
     )
     exp_sql = (
-        f"SELECT person_key, {_epoch(dialect, 'ts')} AS ts_s, channel FROM exposures "
+        "SELECT person_id, ts_s, channel FROM exposures "
         "WHERE campaign_id = :campaign_id AND grp = 'exposed' "
-        "ORDER BY person_key, ts, channel"
+        "ORDER BY person_id, ts, channel"
     )
     params = {"campaign_id": campaign_id}
-    first_s = {r.person_key: float(r.first_s) for r in _rows(conn, first_sql, params)}
-    per_person: dict[str, list[str]] = {}
+    first_s = {r.person_id: float(r.first_s) for r in _rows(conn, first_sql, params)}
+    per_person: dict[int, list[str]] = {}
     for r in _rows(conn, exp_sql, params):  # ordered by person, then time
-        cutoff = first_s.get(r.person_key)
-        channels = per_person.setdefault(r.person_key, [])
+        cutoff = first_s.get(r.person_id)
+        channels = per_person.setdefault(r.person_id, [])
         if cutoff is None or float(r.ts_s) <= cutoff + options.clock_skew_tolerance_s:
             channels.append(r.channel)
     paths: dict[tuple[tuple[str, ...], bool], int] = {}
@@ -545,7 +575,7 @@ def _ranked_cells(
         _materialize(conn, "ff_ranked", ranked, {**params, **mparams})
         total = _rows(
             conn,
-            "SELECT COUNT(DISTINCT person_key) AS people, COUNT(DISTINCT unit) AS visits, "
+            "SELECT COUNT(DISTINCT person_id) AS people, COUNT(DISTINCT unit) AS visits, "
             "SUM(credit) AS credited FROM ff_ranked",
             {},
         )[0]
@@ -560,7 +590,7 @@ def _ranked_cells(
         ]
         for dim, expr in breakdowns.items():
             sql = (
-                f"SELECT {expr} AS value, COUNT(DISTINCT person_key) AS people, "
+                f"SELECT {expr} AS value, COUNT(DISTINCT person_id) AS people, "
                 "COUNT(DISTINCT unit) AS visits, SUM(credit) AS credited "
                 f"FROM ff_ranked GROUP BY {expr} ORDER BY 1"
             )
@@ -569,10 +599,10 @@ def _ranked_cells(
                 for r in _rows(conn, sql, {})
             ]
         zone_sql = f"""WITH unit_credit AS (
-  SELECT unit, person_key, MIN(zones) AS zones, SUM(credit) AS credit
-  FROM ff_ranked GROUP BY unit, person_key
+  SELECT unit, person_id, MIN(zones) AS zones, SUM(credit) AS credit
+  FROM ff_ranked GROUP BY unit, person_id
 )
-SELECT z.value AS value, COUNT(DISTINCT person_key) AS people,
+SELECT z.value AS value, COUNT(DISTINCT person_id) AS people,
    COUNT(DISTINCT unit) AS visits, SUM(credit) AS credited
 FROM unit_credit {_zones_join(dialect, "unit_credit.zones")}
 GROUP BY z.value ORDER BY 1"""
@@ -581,10 +611,10 @@ GROUP BY z.value ORDER BY 1"""
             for r in _rows(conn, zone_sql, {})
         ]
         ttv_sql = f"""WITH last_age AS (
-  SELECT unit, person_key, MIN(age_s) AS age_s FROM ff_ranked GROUP BY unit, person_key
+  SELECT unit, person_id, MIN(age_s) AS age_s FROM ff_ranked GROUP BY unit, person_id
 )
 SELECT CASE {_bucket_case("age_s")} END AS value,
-   COUNT(DISTINCT person_key) AS people, COUNT(*) AS visits
+   COUNT(DISTINCT person_id) AS people, COUNT(*) AS visits
 FROM last_age GROUP BY 1"""
         ttv = {r.value: (int(r.people), int(r.visits)) for r in _rows(conn, ttv_sql, {})}
     finally:
@@ -616,7 +646,7 @@ def attribution_report(
             try:
                 cells, ttv = _single_touch_cells(conn, dialect, campaign, params, options.model)
             finally:
-                _drop(conn, "ff_units", "ff_visits", "ff_touches")
+                _drop(conn, "ff_units", "ff_visits", "ff_touches", "ff_lv")
         else:
             cells, ttv, effects = _ranked_cells(conn, dialect, campaign, params, options)
     order = [label for label, _ in TIME_TO_VISIT_BUCKETS]
@@ -670,23 +700,23 @@ def _arm_counts(
 ) -> tuple[dict[str, ArmCounts], int]:
     _materialize(conn, "ff_touches", _touches_sql(dialect, kind_windows=kind_windows), params)
     sql = """WITH units AS (
-  SELECT person_key, COUNT(DISTINCT store_id || '|' || day) AS v
-  FROM ff_touches GROUP BY person_key
+  SELECT person_id, COUNT(DISTINCT store_id || '|' || day) AS v
+  FROM ff_touches GROUP BY person_id
 ),
 arms AS (
-  SELECT person_key, MIN(grp) AS grp, COUNT(DISTINCT grp) AS ngrp
-  FROM exposures WHERE campaign_id = :campaign_id GROUP BY person_key
+  SELECT person_id, MIN(grp) AS grp, COUNT(DISTINCT grp) AS ngrp
+  FROM exposures WHERE campaign_id = :campaign_id GROUP BY person_id
 ),
 observable AS (
-  SELECT a.person_key, a.grp, a.ngrp FROM arms a
+  SELECT a.person_id, a.grp, a.ngrp FROM arms a
   WHERE EXISTS (
-    SELECT 1 FROM identity_links l WHERE l.person_key = a.person_key
+    SELECT 1 FROM identity_links l WHERE l.person_id = a.person_id
       AND l.revoked_at IS NULL AND l.valid_from < :visit_to
       AND (l.valid_to IS NULL OR l.valid_to > :visit_from))
 ),
 per_person AS (
-  SELECT o.person_key, o.grp, o.ngrp, COALESCE(u.v, 0) AS v
-  FROM observable o LEFT JOIN units u ON u.person_key = o.person_key
+  SELECT o.person_id, o.grp, o.ngrp, COALESCE(u.v, 0) AS v
+  FROM observable o LEFT JOIN units u ON u.person_id = o.person_id
 )
 SELECT grp, ngrp, COUNT(*) AS people, SUM(CASE WHEN v > 0 THEN 1 ELSE 0 END) AS visitors,
        SUM(v) AS visits, SUM(v * v) AS visits_sq
@@ -867,18 +897,18 @@ def _lift_curve(
     )
     _materialize(conn, "ff_touches", _touches_sql(dialect, kind_windows=False), params)
     sql = f"""WITH arms AS (
-  SELECT person_key, MIN(grp) AS grp FROM exposures WHERE campaign_id = :campaign_id
-  GROUP BY person_key HAVING COUNT(DISTINCT grp) = 1
+  SELECT person_id, MIN(grp) AS grp FROM exposures WHERE campaign_id = :campaign_id
+  GROUP BY person_id HAVING COUNT(DISTINCT grp) = 1
 ),
 observable AS (
-  SELECT a.person_key, a.grp FROM arms a WHERE EXISTS (
-    SELECT 1 FROM identity_links l WHERE l.person_key = a.person_key
+  SELECT a.person_id, a.grp FROM arms a WHERE EXISTS (
+    SELECT 1 FROM identity_links l WHERE l.person_id = a.person_id
       AND l.revoked_at IS NULL AND l.valid_from < :visit_to
       AND (l.valid_to IS NULL OR l.valid_to > :visit_from))
 ),
-ages AS (SELECT person_key, MIN(age_s) AS min_age FROM ff_touches GROUP BY person_key)
+ages AS (SELECT person_id, MIN(age_s) AS min_age FROM ff_touches GROUP BY person_id)
 SELECT o.grp, COUNT(*) AS people, {cols}
-FROM observable o LEFT JOIN ages a ON a.person_key = o.person_key GROUP BY o.grp"""
+FROM observable o LEFT JOIN ages a ON a.person_id = o.person_id GROUP BY o.grp"""
     by_arm = {r.grp: r for r in _rows(conn, sql, params)}
     _drop(conn, "ff_touches")
     out: list[dict[str, Any]] = []
@@ -917,7 +947,7 @@ def _did(
     pre_from = post_from - (post_to - post_from)
     sql = """WITH
 visits AS (
-  SELECT DISTINCT l.person_key,
+  SELECT DISTINCT l.person_id,
          CASE WHEN sv.started_at < :post_from THEN 'pre' ELSE 'post' END AS period
   FROM store_visits sv JOIN identity_links l ON l.device_key = sv.device_key
   WHERE l.revoked_at IS NULL AND sv.started_at >= l.valid_from
@@ -926,18 +956,18 @@ visits AS (
     AND sv.started_at >= :visit_from AND sv.started_at < :visit_to
 ),
 people AS (
-  SELECT DISTINCT l.person_key,
+  SELECT DISTINCT l.person_id,
          CASE WHEN EXISTS (SELECT 1 FROM exposures e WHERE e.campaign_id = :campaign_id
-                           AND e.person_key = l.person_key AND e.grp = 'exposed')
+                           AND e.person_id = l.person_id AND e.grp = 'exposed')
               THEN 'exposed' ELSE 'comparison' END AS grp
   FROM identity_links l
   WHERE l.revoked_at IS NULL AND l.valid_from < :visit_to
     AND (l.valid_to IS NULL OR l.valid_to > :visit_from)
 )
 SELECT p.grp, COUNT(*) AS people,
-  SUM(CASE WHEN EXISTS (SELECT 1 FROM visits v WHERE v.person_key = p.person_key
+  SUM(CASE WHEN EXISTS (SELECT 1 FROM visits v WHERE v.person_id = p.person_id
                         AND v.period = 'pre') THEN 1 ELSE 0 END) AS pre,
-  SUM(CASE WHEN EXISTS (SELECT 1 FROM visits v WHERE v.person_key = p.person_key
+  SUM(CASE WHEN EXISTS (SELECT 1 FROM visits v WHERE v.person_id = p.person_id
                         AND v.period = 'post') THEN 1 ELSE 0 END) AS post
 FROM people p GROUP BY p.grp"""
     stmt = text(sql).bindparams(

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from campaigns.attribution import CreditModel
 from campaigns.imports import FileFormat, parse_exposures
-from campaigns.model import ControlDesign
+from campaigns.model import ControlDesign, Group, LinkSource
 from gateway import models
 from gateway.campaign_store import (
     create_campaign,
@@ -21,8 +22,17 @@ from gateway.campaign_store import (
 )
 from gateway.db import make_engine
 from gateway.migrate import upgrade
-from gateway.reports import MARKOV, ReportOptions, attribution_report, lift_report
+from gateway.reports import (
+    MARKOV,
+    ReportOptions,
+    _common_params,
+    _ranked_cells,
+    attribution_report,
+    lift_report,
+)
 from tests.integration.campaigns_data import (
+    CHANNELS,
+    ZONES,
     Dataset,
     insert_visits,
     make_dataset,
@@ -191,3 +201,57 @@ def test_lift_and_attribution_do_not_depend_on_row_order(
     attr = attribution_report(other, data.campaign.id, ReportOptions(k=1)).report.as_dict()
     assert attr == first_attr
     other.dispose()
+
+
+def _awkward(data: Dataset) -> Dataset:
+    """``data`` plus the cases the single-touch path folds: duplicate links and visits, ties.
+
+    For every tenth exposed person with a visit: a second link of the same device (another
+    source), a second device of the person visiting the same store at the same instant with
+    other zones, an exposure tied on ``ts`` with the latest one before the visit (other
+    channel), and a later visit the same day (not the unit's first).
+    """
+    exposed = {e.person_key for e in data.exposures if e.group is Group.EXPOSED}
+    device_person = {link.device_key: link for link in data.links}
+    exposures, links, visits = list(data.exposures), list(data.links), list(data.visits)
+    for n, visit in enumerate(data.visits):
+        link = device_person.get(visit["device_key"])
+        if link is None or link.person_key not in exposed or n % 10:
+            continue
+        twin = f"dk9_{n:06d}"
+        links.append(replace(link, source=LinkSource.WIFI_LOGIN))
+        links.append(replace(link, device_key=twin))
+        zones = [z for z in ZONES if z not in visit["zones"]] or ["checkout"]
+        visits.append({**visit, "device_key": twin, "zones": zones})
+        visits.append({**visit, "started_at": visit["started_at"] + timedelta(minutes=30)})
+        before = [
+            e
+            for e in data.exposures
+            if e.person_key == link.person_key and e.ts <= visit["started_at"]
+        ]
+        if before:
+            last = max(before, key=lambda e: e.ts)
+            other = next(c for c in CHANNELS if c != last.channel)
+            exposures.append(replace(last, channel=other, creative="z"))
+    return Dataset(data.campaign, exposures, links, visits)
+
+
+@pytest.mark.parametrize("model", [CreditModel.LAST_TOUCH, CreditModel.FIRST_TOUCH])
+def test_single_touch_path_equals_the_ranked_path(engine: Engine, model: CreditModel) -> None:
+    """Every cell of the single-touch SQL equals the window-function SQL of the same model."""
+    data = _awkward(make_dataset(seed=31))
+    _load(engine, data)
+    options = ReportOptions(model=model.value, k=1)
+    fast = attribution_report(engine, data.campaign.id, options)
+    params = {**_common_params(data.campaign, options), "groups": ["exposed"]}
+    with engine.connect() as conn:
+        ranked, ttv, _ = _ranked_cells(conn, engine.dialect.name, data.campaign, params, options)
+    for dim, cells in ranked.items():
+        assert [(c.value, c.people, c.visits) for c in fast.cells[dim]] == [
+            (c.value, c.people, c.visits) for c in cells
+        ], dim
+        assert [c.credited_visits for c in fast.cells[dim]] == pytest.approx(
+            [c.credited_visits for c in cells], abs=1e-9
+        ), dim
+    assert {c.value: (c.people, c.visits) for c in fast.cells["time_to_visit"]} == ttv
+    assert fast.cells["campaign"][0].visits > 50
