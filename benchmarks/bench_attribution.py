@@ -55,7 +55,11 @@ def _ts(seconds: np.ndarray) -> list[str]:
 
 
 def generate(scale: float, seed: int, out: Path) -> dict[str, int]:
-    """Write exposures.csv, links.csv, visits.csv (naive UTC timestamps) under ``out``."""
+    """Write people.csv, exposures.csv, links.csv, visits.csv (naive UTC) under ``out``.
+
+    ``people.id`` is the person's index + 1; exposures and links carry it as ``person_id``
+    (what :mod:`gateway.campaign_store` fills on import).
+    """
     rng = np.random.default_rng(seed)
     people = int(200_000 * scale)
     n_exp = int(1_000_000 * scale)
@@ -68,6 +72,8 @@ def generate(scale: float, seed: int, out: Path) -> dict[str, int]:
     channel = rng.integers(0, len(CHANNELS), size=n_exp)
     creative = rng.integers(0, len(CREATIVES), size=n_exp)
     exp_ts = _ts(exp_s)
+    with (out / "people.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([p + 1, keys[p]] for p in range(people))
     with (out / "exposures.csv").open("w", newline="") as f:
         w = csv.writer(f)
         for i in range(n_exp):
@@ -77,6 +83,7 @@ def generate(scale: float, seed: int, out: Path) -> dict[str, int]:
                     i + 1,
                     "bench",
                     keys[p],
+                    p + 1,
                     exp_ts[i],
                     KINDS[kind[i]],
                     CHANNELS[channel[i]],
@@ -89,7 +96,7 @@ def generate(scale: float, seed: int, out: Path) -> dict[str, int]:
         w = csv.writer(f)
         consent = _ts(np.array([-60 * 86_400.0]))[0]
         for j, p in enumerate(linked):
-            w.writerow([j + 1, f"dk1_{p:08d}", keys[p], "app", consent, consent])
+            w.writerow([j + 1, f"dk1_{p:08d}", keys[p], p + 1, "app", consent, consent])
     # visits: linked people; 60 % shortly after one of the person's exposures, 40 % anywhere
     who = linked[rng.integers(0, len(linked), size=n_visits)]
     exp_of_person: dict[int, float] = {}
@@ -134,8 +141,9 @@ def _campaign() -> Any:
     return Campaign("bench", "Benchmark", CHANNELS, START, START + timedelta(days=FLIGHT_DAYS))
 
 
-EXPOSURE_COLS = "id,campaign_id,person_key,ts,kind,channel,creative,grp"
-LINK_COLS = "id,device_key,person_key,source,consented_at,valid_from"
+PEOPLE_COLS = "id,person_key"
+EXPOSURE_COLS = "id,campaign_id,person_key,person_id,ts,kind,channel,creative,grp"
+LINK_COLS = "id,device_key,person_key,person_id,source,consented_at,valid_from"
 VISIT_COLS = (
     "id,store_id,device_key,id_class,started_at,ended_at,dwell_s,zones,visit_class,"
     "agent_count,open,updated_at"
@@ -155,6 +163,7 @@ def load_sqlite(url: str, data: Path) -> None:
     engine.dispose()
     conn = sqlite3.connect(url.removeprefix("sqlite:///"))
     for table, cols, name in (
+        ("people", PEOPLE_COLS, "people.csv"),
         ("exposures", EXPOSURE_COLS, "exposures.csv"),
         ("identity_links", LINK_COLS, "links.csv"),
         ("store_visits", VISIT_COLS, "visits.csv"),
@@ -184,6 +193,7 @@ def load_postgres(url: str, data: Path) -> None:
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
         conn.execute("SET TIME ZONE 'UTC'")
         for table, cols, name in (
+            ("people", PEOPLE_COLS, "people.csv"),
             ("exposures", EXPOSURE_COLS, "exposures.csv"),
             ("identity_links", LINK_COLS, "links.csv"),
             ("store_visits", VISIT_COLS, "visits.csv"),
@@ -216,13 +226,14 @@ def duckdb_connection(data: Path) -> Any:
 
     con = duckdb.connect()
     con.execute(f"""
-CREATE TABLE exposures AS SELECT * FROM read_csv('{data / "exposures.csv"}', header=false,
-  columns={{'id':'BIGINT','campaign_id':'VARCHAR','person_key':'VARCHAR','ts':'TIMESTAMP',
-  'kind':'VARCHAR','channel':'VARCHAR','creative':'VARCHAR','grp':'VARCHAR'}});
+CREATE TABLE exposures AS SELECT *, epoch(ts) AS ts_s
+  FROM read_csv('{data / "exposures.csv"}', header=false,
+  columns={{'id':'BIGINT','campaign_id':'VARCHAR','person_key':'VARCHAR','person_id':'BIGINT',
+  'ts':'TIMESTAMP','kind':'VARCHAR','channel':'VARCHAR','creative':'VARCHAR','grp':'VARCHAR'}});
 CREATE TABLE identity_links AS SELECT *, NULL::TIMESTAMP AS valid_to, NULL::TIMESTAMP AS revoked_at
   FROM read_csv('{data / "links.csv"}', header=false,
-  columns={{'id':'BIGINT','device_key':'VARCHAR','person_key':'VARCHAR','source':'VARCHAR',
-  'consented_at':'TIMESTAMP','valid_from':'TIMESTAMP'}});
+  columns={{'id':'BIGINT','device_key':'VARCHAR','person_key':'VARCHAR','person_id':'BIGINT',
+  'source':'VARCHAR','consented_at':'TIMESTAMP','valid_from':'TIMESTAMP'}});
 CREATE TABLE store_visits AS SELECT * FROM read_csv('{data / "visits.csv"}', header=false,
   quote='"', columns={{'id':'BIGINT','store_id':'VARCHAR','device_key':'VARCHAR',
   'id_class':'VARCHAR','started_at':'TIMESTAMP','ended_at':'TIMESTAMP','dwell_s':'DOUBLE',
@@ -239,7 +250,7 @@ def duckdb_report_sql() -> str:
     visit_to = (c.ends_at + timedelta(seconds=w.longest_s)).replace(tzinfo=None)
     return f"""
 WITH lv AS (
-  SELECT DISTINCT l.person_key, sv.store_id, CAST(sv.started_at AS DATE)::VARCHAR AS day,
+  SELECT DISTINCT l.person_id, sv.store_id, CAST(sv.started_at AS DATE)::VARCHAR AS day,
          sv.started_at, sv.zones
   FROM store_visits sv JOIN identity_links l ON l.device_key = sv.device_key
   WHERE l.revoked_at IS NULL AND sv.started_at >= l.valid_from
@@ -249,41 +260,41 @@ WITH lv AS (
     AND sv.started_at < TIMESTAMP '{visit_to}'
 ),
 touches AS (
-  SELECT lv.person_key, lv.store_id, lv.day, lv.started_at AS visit_at, lv.zones, e.id AS eid,
+  SELECT lv.person_id, lv.store_id, lv.day, lv.started_at AS visit_at, lv.zones, e.id AS eid,
          e.ts, e.channel, e.creative,
-         epoch(lv.started_at) - epoch(e.ts) AS age_s
-  FROM lv JOIN exposures e ON e.person_key = lv.person_key AND e.campaign_id = 'bench'
+         epoch(lv.started_at) - e.ts_s AS age_s
+  FROM lv JOIN exposures e ON e.person_id = lv.person_id AND e.campaign_id = 'bench'
   WHERE e.grp = 'exposed'
-    AND epoch(lv.started_at) - epoch(e.ts) >= -10
-    AND epoch(lv.started_at) - epoch(e.ts) <= CASE e.kind WHEN 'click' THEN {w.click_s}
+    AND epoch(lv.started_at) - e.ts_s >= -10
+    AND epoch(lv.started_at) - e.ts_s <= CASE e.kind WHEN 'click' THEN {w.click_s}
         WHEN 'impression' THEN {w.impression_s} ELSE {w.engaged_view_s} END
 ),
 firsts AS (
-  SELECT *, MIN(visit_at) OVER (PARTITION BY person_key, store_id, day) AS first_at FROM touches
+  SELECT *, MIN(visit_at) OVER (PARTITION BY person_id, store_id, day) AS first_at FROM touches
 ),
 ranked AS (
-  SELECT *, CASE WHEN ROW_NUMBER() OVER (PARTITION BY person_key, store_id, day
+  SELECT *, CASE WHEN ROW_NUMBER() OVER (PARTITION BY person_id, store_id, day
                    ORDER BY ts DESC, channel DESC, creative DESC, eid DESC) = 1
             THEN 1.0 ELSE 0.0 END AS credit,
-         person_key || '|' || store_id || '|' || day AS unit
+         person_id || '|' || store_id || '|' || day AS unit
   FROM firsts WHERE visit_at = first_at
 )
-SELECT dim, value, COUNT(DISTINCT person_key) AS people, COUNT(DISTINCT unit) AS visits,
+SELECT dim, value, COUNT(DISTINCT person_id) AS people, COUNT(DISTINCT unit) AS visits,
        SUM(credit) AS credited
 FROM (
-  SELECT 'campaign' AS dim, 'bench' AS value, person_key, unit, credit FROM ranked
-  UNION ALL SELECT 'channel', channel, person_key, unit, credit FROM ranked
-  UNION ALL SELECT 'creative', creative, person_key, unit, credit FROM ranked
-  UNION ALL SELECT 'store', store_id, person_key, unit, credit FROM ranked
-  UNION ALL SELECT 'day', day, person_key, unit, credit FROM ranked
-  UNION ALL SELECT 'zone', z.zone, person_key, unit, credit
+  SELECT 'campaign' AS dim, 'bench' AS value, person_id, unit, credit FROM ranked
+  UNION ALL SELECT 'channel', channel, person_id, unit, credit FROM ranked
+  UNION ALL SELECT 'creative', creative, person_id, unit, credit FROM ranked
+  UNION ALL SELECT 'store', store_id, person_id, unit, credit FROM ranked
+  UNION ALL SELECT 'day', day, person_id, unit, credit FROM ranked
+  UNION ALL SELECT 'zone', z.zone, person_id, unit, credit
     FROM ranked, unnest(CAST(json(zones) AS VARCHAR[])) AS z(zone)
   UNION ALL SELECT 'time_to_visit', CASE WHEN min_age < 3600 THEN '<1h'
       WHEN min_age < 21600 THEN '1-6h' WHEN min_age < 86400 THEN '6-24h'
       WHEN min_age < 259200 THEN '1-3d' WHEN min_age < 604800 THEN '3-7d'
       WHEN min_age < 1209600 THEN '7-14d' WHEN min_age < 2592000 THEN '14-30d'
-      ELSE '>=30d' END, person_key, unit, 1.0
-    FROM (SELECT unit, person_key, MIN(age_s) AS min_age FROM ranked GROUP BY unit, person_key)
+      ELSE '>=30d' END, person_id, unit, 1.0
+    FROM (SELECT unit, person_id, MIN(age_s) AS min_age FROM ranked GROUP BY unit, person_id)
 )
 GROUP BY dim, value
 """
