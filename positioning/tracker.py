@@ -4,7 +4,8 @@ Pipeline per device (one device key = one identifier; a phone's BLE beacon and i
 Wi-Fi MAC are different devices here)::
 
     Reading ──► RssiKalmanBank (one filter per device x sensor)
-            ──► StrongestSensorClassifier (per signal kind, once per ``classify_interval_s``)
+            ──► StrongestSensorClassifier (per signal kind, once per ``classify_interval_s``;
+                or a custom classifier, e.g. a fingerprint kNN or a GridFilter over a survey)
             ──► DeviceTable (reorder buffer, dwell machine, visit machine, eviction)
             ──► PresenceEvent
 
@@ -32,6 +33,7 @@ import numpy.typing as npt
 
 from positioning.dwell import DwellConfig, ZoneObservation
 from positioning.events import PresenceEvent
+from positioning.gridfilter import GridFilter, GridFilterTuning
 from positioning.kalman import DEFAULT_PARAMS, KalmanParams, RssiKalmanBank
 from positioning.tracking import DeviceTable, TableCounters, TrackingConfig
 from positioning.visits import VisitConfig
@@ -166,6 +168,21 @@ class _Device:
     rival_since_s: float = 0.0
     sticky_seen_s: float = -math.inf
     """Last supporting classification of ``sticky``: after the exit grace it favours nothing."""
+    belief: npt.NDArray[np.float32] | None = None
+    """A :class:`GridFilter`'s probability per surveyed spot (that classifier only)."""
+    belief_ts_s: float = -math.inf
+    """When ``belief`` was last updated."""
+
+
+@dataclass(frozen=True, slots=True)
+class _GridLink:
+    """How a :class:`GridFilter`'s sensors and zones map to the tracker's columns."""
+
+    grid: GridFilter
+    columns: npt.NDArray[np.intp]
+    """Tracker column of each of the filter's sensors (-1: a sensor the tracker lacks)."""
+    zones: npt.NDArray[np.intp]
+    """Tracker zone index of each of the filter's zones."""
 
 
 class PresenceTracker:
@@ -175,10 +192,11 @@ class PresenceTracker:
         self,
         sensor_zones: Mapping[str, str],
         config: TrackerConfig | None = None,
-        classifiers: Mapping[str, ZoneClassifier] | None = None,
+        classifiers: Mapping[str, ZoneClassifier | GridFilter] | None = None,
     ):
         """``classifiers`` replaces the strongest-sensor classifier of a signal kind (e.g. a
-        :class:`~positioning.zones.TrilaterationClassifier` or a fitted fingerprint one);
+        :class:`~positioning.zones.TrilaterationClassifier`, a fitted fingerprint one, or a
+        fitted :class:`~positioning.gridfilter.GridFilter`, which keeps a belief per device);
         it must know the same zones."""
         if not sensor_zones:
             raise TrackerConfigError("'sensor_zones' must map at least one sensor (got {})")
@@ -194,10 +212,16 @@ class PresenceTracker:
             )
             for signal, t in cfg.tuning.items()
         }
-        self._custom: dict[str, ZoneClassifier] = dict(classifiers or {})
         any_clf = next(iter(self._classifiers.values()))
         self._columns = {s: i for i, s in enumerate(any_clf.sensors)}
         self._zones = any_clf.zones
+        self._custom: dict[str, ZoneClassifier] = {}
+        self._grids: dict[str, _GridLink] = {}
+        for signal, clf in (classifiers or {}).items():
+            if isinstance(clf, GridFilter):
+                self._grids[signal] = self._link(clf)
+            else:
+                self._custom[signal] = clf
         self._bank = RssiKalmanBank({k: cfg.kalman[k] for k in cfg.tuning}, capacity=256)
         self._tables = {
             signal: DeviceTable(cfg.dwell[signal], cfg.visits, cfg.tracking)
@@ -210,6 +234,16 @@ class PresenceTracker:
         self._unknown_sensor = 0
         self._unknown_signal = 0
         self._bad_value = 0
+
+    def _link(self, grid: GridFilter) -> _GridLink:
+        unknown = set(grid.zones) - set(self._zones)
+        if unknown:
+            raise TrackerConfigError(f"grid filter zones {sorted(unknown)} are not tracker zones")
+        return _GridLink(
+            grid,
+            np.array([self._columns.get(s, -1) for s in grid.sensors], dtype=np.intp),
+            np.array([self._zones.index(z) for z in grid.zones], dtype=np.intp),
+        )
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -379,10 +413,15 @@ class PresenceTracker:
         with np.errstate(invalid="ignore"):
             loudest = np.where(np.isnan(matrix), -np.inf, matrix).max(axis=1)
         custom = self._custom.get(signal)
-        if custom is None:
+        link = self._grids.get(signal)
+        if custom is None and link is None:
             proba, best = self._classifiers[signal].classify_many(matrix, previous)
         else:
-            proba, best = self._classify_rows(custom, matrix, previous)
+            if link is not None:
+                proba, best = self._filter_rows(link, devs, [at[k] for k in keys], matrix, previous)
+            else:
+                assert custom is not None  # noqa: S101 - one of the two, checked above
+                proba, best = self._classify_rows(custom, matrix, previous)
             # the signal's floor holds for every classifier: a fingerprint always has a
             # nearest zone, a phone heard only faintly (the sidewalk) is in none
             faint = loudest < self.config.tuning[signal].floor_dbm
@@ -420,6 +459,36 @@ class PresenceTracker:
             and dev.rival_count >= cfg.confirm_min_samples
         ):
             dev.sticky, dev.rival, dev.rival_count, dev.sticky_seen_s = best, -1, 0, t_s
+
+    def _filter_rows(
+        self,
+        link: _GridLink,
+        devs: list[_Device],
+        times: list[float],
+        matrix: FloatArray,
+        previous: npt.NDArray[np.intp],
+    ) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+        """One grid-filter step for each device: predict since its last step (or start from
+        the uniform belief), update with its row, keep the new belief on the device."""
+        grid = link.grid
+        query = np.full((len(devs), link.columns.size), np.nan)
+        known = link.columns >= 0
+        query[:, known] = matrix[:, link.columns[known]]
+        belief = grid.initial(len(devs))
+        dt = np.zeros(len(devs))
+        going = np.zeros(len(devs), dtype=np.bool_)
+        for i, (dev, t) in enumerate(zip(devs, times, strict=True)):
+            if dev.belief is not None and t - dev.belief_ts_s <= grid.tuning.reset_after_s:
+                belief[i], dt[i], going[i] = dev.belief, t - dev.belief_ts_s, True
+        if going.any():
+            belief[going] = grid.predict(belief[going], dt[going])
+        belief = grid.update(belief, query)
+        stored = belief.astype(np.float32)
+        for i, (dev, t) in enumerate(zip(devs, times, strict=True)):
+            dev.belief, dev.belief_ts_s = stored[i], t
+        proba = np.zeros((len(devs), len(self._zones)))
+        proba[:, link.zones] = grid.zone_probabilities(belief)
+        return proba, grid.decide(proba, previous)
 
     def _classify_rows(
         self, clf: ZoneClassifier, matrix: FloatArray, previous: npt.NDArray[np.intp]
@@ -478,21 +547,34 @@ def fingerprint_tracker(
     config: TrackerConfig | None = None,
     tuning: FingerprintTuning | None = None,
     signal: str = "ble",
+    *,
+    xy_m: npt.ArrayLike | None = None,
+    grid: GridFilterTuning | None = None,
 ) -> PresenceTracker:
-    """A tracker whose ``signal`` devices are placed by a kNN over surveyed fingerprints.
+    """A tracker whose ``signal`` devices are placed from surveyed fingerprints.
 
     ``rssi_matrix`` rows are fingerprints, columns ``sensors``, NaN where not heard (what
     ``footfall zones record`` records); zones the survey names must be zones of
-    ``sensor_zones``. Filtering, the floor, dwell and visits are the tracker's own.
+    ``sensor_zones``. With ``xy_m`` (the ``(x_m, y_m)`` spot of every fingerprint) devices
+    are tracked over the surveyed spots by a :class:`~positioning.gridfilter.GridFilter`
+    (``grid`` settings); without, a kNN classifies each second (``tuning``). Filtering,
+    the floor, dwell and visits are the tracker's own.
     """
     cfg = config if config is not None else TrackerConfig()
-    fp = tuning or FingerprintTuning()
     unknown = set(zone_labels) - set(sensor_zones.values())
     if unknown:
         raise TrackerConfigError(f"survey zones {sorted(unknown)} are not zones of the sensors")
-    clf = FingerprintClassifier(fp.k, sensors=sensors, switch_margin=fp.switch_margin)
-    clf.fit(rssi_matrix, list(zone_labels))
-    dwell = {**cfg.dwell, signal: replace(cfg.dwell[signal], min_probability=fp.min_probability)}
+    clf: ZoneClassifier | GridFilter
+    if xy_m is not None:
+        gt = grid or GridFilterTuning()
+        clf = GridFilter(sensors, gt).fit(rssi_matrix, list(zone_labels), xy_m)
+        min_probability = gt.min_probability
+    else:
+        fp = tuning or FingerprintTuning()
+        knn = FingerprintClassifier(fp.k, sensors=sensors, switch_margin=fp.switch_margin)
+        clf = knn.fit(rssi_matrix, list(zone_labels))
+        min_probability = fp.min_probability
+    dwell = {**cfg.dwell, signal: replace(cfg.dwell[signal], min_probability=min_probability)}
     return PresenceTracker(sensor_zones, replace(cfg, dwell=dwell), classifiers={signal: clf})
 
 
