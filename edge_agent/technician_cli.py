@@ -808,6 +808,18 @@ def calibrate_path_loss(
 # -- zones --------------------------------------------------------------------------------------
 
 
+def _spot_option(text: str) -> tuple[float, float]:
+    """``--at X,Y`` as two finite numbers (metres)."""
+    parts = text.split(",")
+    try:
+        x, y = (float(p) for p in parts) if len(parts) == 2 else (math.nan, math.nan)
+    except ValueError:
+        x, y = math.nan, math.nan
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise _fail(f"--at must be X,Y in metres, e.g. --at 2.5,11.5 (got {text!r})")
+    return x, y
+
+
 @zones_app.command("record")
 def zones_record(
     zone: Annotated[str, typer.Argument(help="The zone you are standing in.")],
@@ -821,6 +833,14 @@ def zones_record(
     window_s: Annotated[
         float, typer.Option("--window-s", help="One fingerprint per window.")
     ] = 1.0,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="X,Y: the marked reference point (floor-plan metres) the beacon stands on; "
+            "a survey with a spot on every row is tracked by position (grid filter).",
+        ),
+    ] = None,
     config: ConfigOption = None,
     simulate: Annotated[
         bool, typer.Option("--simulate", help="Stand in ZONE of the simulator's store.")
@@ -836,11 +856,17 @@ def zones_record(
     seed: SeedOption = 1,
     as_json: JsonOption = False,
 ) -> None:
-    """Record fingerprints of ZONE for the kNN classifier (mean RSSI per sensor and second)."""
+    """Record fingerprints of ZONE (mean RSSI per sensor and window), at spot --at X,Y."""
     from edge_agent.technician.zones import append_fingerprints, fingerprint_rows
 
     if not seconds > 0 or not window_s > 0:
         raise _fail(f"--seconds and --window-s must be > 0 (got {seconds}, {window_s})")
+    if simulate and at is not None:
+        raise _fail(
+            "--at and --simulate exclude each other (the simulated technician walks the whole "
+            "zone; 'footfall simulate' writes a survey.jsonl with spots)"
+        )
+    spot = None if at is None else _spot_option(at)
     if simulate and replay is not None:
         raise _fail("--replay and --simulate exclude each other (got both); pick one")
     settings = _settings(config, need_config=not simulate and replay is None)
@@ -861,7 +887,7 @@ def zones_record(
             sim_sightings=sim_sightings,
             quiet=as_json,
         )
-    rows = fingerprint_rows(got, device_key=key, zone=zone, window_s=window_s)
+    rows = fingerprint_rows(got, device_key=key, zone=zone, window_s=window_s, at=spot)
     if not rows:
         raise _fail(
             f"no reading of beacon {beacon!r}"

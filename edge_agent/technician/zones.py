@@ -6,9 +6,13 @@ sensors left out). They are appended to a JSON Lines file, one object a line::
 
     {"zone": "shoes", "ts_s": 1763892000.0, "rssi_dbm": {"s-shoes": -61.5, "s-home": -78.0}}
 
+With ``--at X,Y`` (the technician stands on a marked reference point) every row also
+carries the spot, ``"x_m": 2.5, "y_m": 11.5`` in floor-plan metres.
+
 :func:`load_fingerprints` reads them back as a matrix (rows: samples, columns:
 sensors in name order, NaN for missing) for positioning's
-:class:`~positioning.zones.FingerprintClassifier`.
+:class:`~positioning.zones.FingerprintClassifier`, with the spots when every row has
+one (then the tracker follows devices over the spots: :mod:`positioning.gridfilter`).
 
 :func:`config_payload` builds what ``footfall zones push`` publishes, retained, on
 ``footfall/v1/{store}/{agent}/config``: the agent's ``ConfigUpdate`` (schema 1,
@@ -49,11 +53,20 @@ class FingerprintError(ValueError):
 
 
 def fingerprint_rows(
-    sightings: Iterable[Sighting], *, device_key: str, zone: str, window_s: float = 1.0
+    sightings: Iterable[Sighting],
+    *,
+    device_key: str,
+    zone: str,
+    window_s: float = 1.0,
+    at: tuple[float, float] | None = None,
 ) -> list[dict[str, Any]]:
-    """One fingerprint per ``window_s`` window with a reading of ``device_key``."""
+    """One fingerprint per ``window_s`` window with a reading of ``device_key``; ``at``
+    is the ``(x_m, y_m)`` spot the beacon stood on, if known."""
     if not window_s > 0:
         raise ValueError(f"'window_s' must be > 0 (got {window_s})")
+    if at is not None and not all(math.isfinite(v) for v in at):
+        raise ValueError(f"'at' must be finite coordinates (got {at})")
+    spot = {} if at is None else {"x_m": float(at[0]), "y_m": float(at[1])}
     windows: dict[int, dict[str, list[float]]] = {}
     for s in sightings:
         if s.device_key != device_key or s.rssi_dbm is None or not math.isfinite(s.rssi_dbm):
@@ -64,6 +77,7 @@ def fingerprint_rows(
         {
             "zone": zone,
             "ts_s": slot * window_s,
+            **spot,
             "rssi_dbm": {k: round(sum(v) / len(v), 2) for k, v in sorted(by_sensor.items())},
         }
         for slot, by_sensor in sorted(windows.items())
@@ -86,6 +100,8 @@ class Fingerprints:
     """``(samples, sensors)``, NaN where a sensor did not hear the beacon."""
     zones: tuple[str, ...]
     """One label per row."""
+    xy_m: npt.NDArray[np.float64] | None = None
+    """``(samples, 2)`` spots (``x_m``, ``y_m``) when every row has one, else ``None``."""
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -101,6 +117,7 @@ def load_fingerprints(path: Path) -> Fingerprints:
             f"{path}: no fingerprint file (record some with 'footfall zones record ZONE')"
         )
     rows: list[tuple[str, dict[str, float]]] = []
+    spots: list[tuple[float, float] | None] = []
     with path.open(encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
@@ -117,6 +134,7 @@ def load_fingerprints(path: Path) -> Fingerprints:
             if not isinstance(zone, str) or not zone:
                 raise FingerprintError(f"{path}: line {line_no}: 'zone' must be a non-empty string")
             rows.append((zone, rssi))
+            spots.append(_spot(doc, f"{path}: line {line_no}"))
     if not rows:
         raise FingerprintError(f"{path}: holds no fingerprints")
     sensors = tuple(sorted({s for _, r in rows for s in r}))
@@ -125,7 +143,26 @@ def load_fingerprints(path: Path) -> Fingerprints:
     for i, (_, rssi) in enumerate(rows):
         for s, v in rssi.items():
             matrix[i, column[s]] = v
-    return Fingerprints(sensors, matrix, tuple(z for z, _ in rows))
+    xy = None if any(p is None for p in spots) else np.array(spots, dtype=np.float64)
+    return Fingerprints(sensors, matrix, tuple(z for z, _ in rows), xy)
+
+
+def _spot(doc: Mapping[str, Any], where: str) -> tuple[float, float] | None:
+    """The row's ``(x_m, y_m)``: both or neither, finite numbers."""
+    x, y = doc.get("x_m"), doc.get("y_m")
+    if x is None and y is None:
+        return None
+    if (
+        isinstance(x, bool)
+        or isinstance(y, bool)
+        or not isinstance(x, int | float)
+        or not isinstance(y, int | float)
+        or not (math.isfinite(x) and math.isfinite(y))
+    ):
+        raise FingerprintError(
+            f"{where}: 'x_m' and 'y_m' must both be finite numbers (got {x!r}, {y!r})"
+        )
+    return float(x), float(y)
 
 
 def build_classifier(fingerprints: Fingerprints, k: int = 5) -> FingerprintClassifier:

@@ -8,10 +8,12 @@ over each zone (edges included), at each spot ``facings`` body orientations, and
 ``seconds`` of adverts at ``adverts_per_s`` from a beacon announcing the reference power,
 heard through the *store's* channel (the same shadowing field the shoppers walk through,
 its own fast fading and capture draws). One fingerprint per spot and facing: the mean
-RSSI each sensor heard, sensors that heard nothing left out -- the rows
-``footfall zones record`` writes (docs/technician-guide.md)::
+RSSI each sensor heard, sensors that heard nothing left out, and the spot's coordinates
+(the technician stands on marked reference points) -- the rows
+``footfall zones record --at X,Y`` writes (docs/technician-guide.md)::
 
-    {"zone": "shoes", "ts_s": 1763892000.0, "rssi_dbm": {"s-shoes": -61.5, "s-home": -78.0}}
+    {"zone": "shoes", "ts_s": 1763892000.0, "x_m": 2.5, "y_m": 11.5,
+     "rssi_dbm": {"s-shoes": -61.5, "s-home": -78.0}}
 """
 
 from __future__ import annotations
@@ -83,11 +85,13 @@ def site_survey(
                 count = heard.sum(axis=1)
                 total = np.where(heard, rssi, 0.0).sum(axis=1)
                 mean_dbm[:, s] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-            for row in mean_dbm:
+            for x, y, row in zip(xs.tolist(), ys.tolist(), mean_dbm, strict=True):
                 rows.append(
                     {
                         "zone": zone.name,
                         "ts_s": round(ts, 3),
+                        "x_m": round(x, 3),
+                        "y_m": round(y, 3),
                         "rssi_dbm": {
                             plan.sensors[s].sensor_id: round(float(v), 2)
                             for s, v in enumerate(row)

@@ -315,8 +315,8 @@ def test_shell_completion_offers_the_sort_keys() -> None:
     assert result.stdout.split() == ["distance"]
 
 
-def test_zones_record_from_a_recording_of_several_agents(tmp_path: Path) -> None:
-    """zones record --replay fingerprints the beacon from concatenated agent recordings."""
+def _home_recording(tmp_path: Path) -> Path:
+    """20 s of the technician beacon in 'home', as every agent recorded it, concatenated."""
     keyer = DeviceKeyer(SITE_SECRET.encode(), {CALIBRATION_BEACON_ID: "tech"})
     sightings = list(WalkSim(seed=6).sightings(keyer, [WalkLeg("home", 20)], 1_795_428_000.0))
     by_sensor: dict[str, list[str]] = {}
@@ -324,6 +324,12 @@ def test_zones_record_from_a_recording_of_several_agents(tmp_path: Path) -> None
         by_sensor.setdefault(s.sensor_id, []).append(sighting_to_json(s))
     recording = tmp_path / "all.jsonl"
     recording.write_text("".join("\n".join(lines) + "\n" for lines in by_sensor.values()))
+    return recording
+
+
+def test_zones_record_from_a_recording_of_several_agents(tmp_path: Path) -> None:
+    """zones record --replay fingerprints the beacon from concatenated agent recordings."""
+    recording = _home_recording(tmp_path)
     fingerprints = tmp_path / "fp.jsonl"
     code, stdout, stderr = _run(
         "zones", "record", "home", "--beacon", "tech", "--replay", str(recording),
@@ -336,3 +342,19 @@ def test_zones_record_from_a_recording_of_several_agents(tmp_path: Path) -> None
     rows = [json.loads(line) for line in fingerprints.read_text().splitlines()]
     assert all(r["zone"] == "home" for r in rows)
     assert all(max(r["rssi_dbm"], key=r["rssi_dbm"].get) == "s-home" for r in rows[2:])
+
+
+def test_zones_record_at_a_spot_writes_it_on_every_row(tmp_path: Path) -> None:
+    """--at X,Y: the reference point goes on every fingerprint; a malformed one is refused."""
+    recording = _home_recording(tmp_path)
+    fingerprints = tmp_path / "fp.jsonl"
+    env = {"FOOTFALL_AGENT_SITE_SECRET": SITE_SECRET}
+    args = ["zones", "record", "home", "--beacon", "tech", "--replay", str(recording)]
+    code, _, stderr = _run(*args, "--at", "15,12.5", "--out", str(fingerprints), env=env)
+    assert code == 0, stderr
+    rows = [json.loads(line) for line in fingerprints.read_text().splitlines()]
+    assert rows
+    assert {(r["x_m"], r["y_m"]) for r in rows} == {(15.0, 12.5)}
+    code, _, stderr = _run(*args, "--at", "15", "--out", str(fingerprints), env=env)
+    assert code == 2
+    assert "--at must be X,Y" in stderr

@@ -29,6 +29,17 @@ def test_every_zone_is_surveyed_on_the_grid_at_every_facing(store: SimulatedStor
     assert len(set(times)) == len(times)
 
 
+def test_every_row_carries_its_spot_inside_its_zone(store: SimulatedStore) -> None:
+    """The technician stands on marked points: each row has the spot, inside the zone it
+    names, and every spot is surveyed once per facing."""
+    rows = site_survey(store.plan, store.channel, np.random.default_rng(1), 0.0)
+    for zone in store.plan.zones:
+        xy = np.array([(r["x_m"], r["y_m"]) for r in rows if r["zone"] == zone.name])
+        assert zone.contains(xy[:, 0], xy[:, 1]).all()
+        _, per_spot = np.unique(xy, axis=0, return_counts=True)
+        assert per_spot.tolist() == [4] * 100
+
+
 def test_the_zone_sensor_is_mostly_but_not_always_the_loudest(store: SimulatedStore) -> None:
     """The zone's own sensor always hears the surveyed beacon and is the loudest at most
     spots -- not at all of them: shadowing and the body make the strongest sensor wrong
@@ -68,3 +79,5 @@ def test_write_run_writes_a_survey_the_technician_tools_read(
     fingerprints = load_fingerprints(tmp_path / SURVEY_FILE)
     assert fingerprints.counts() == dict.fromkeys(store.plan.zone_names, 400)
     assert fingerprints.sensors == tuple(sorted(s.sensor_id for s in store.plan.sensors))
+    assert fingerprints.xy_m is not None
+    assert fingerprints.xy_m.shape == (2400, 2)

@@ -96,6 +96,37 @@ def test_fingerprints_are_window_means_per_sensor(tmp_path: Path) -> None:
     assert clf.classify({"a": -61.0, "b": -79.0}).zone == "shoes"
 
 
+def test_fingerprints_recorded_on_a_spot_carry_it(tmp_path: Path) -> None:
+    """``--at X,Y``: every row carries the spot; a file whose rows all have one loads its
+    spots, one row without a spot leaves the survey unpositioned (kNN only)."""
+    sightings = [_ble(10.1, "tech", "a", -60.0), _ble(11.2, "tech", "b", -70.0)]
+    rows = fingerprint_rows(sightings, device_key="tech", zone="shoes", at=(2.5, 11.5))
+    assert [(r["x_m"], r["y_m"]) for r in rows] == [(2.5, 11.5), (2.5, 11.5)]
+    path = tmp_path / "fp.jsonl"
+    append_fingerprints(path, rows)
+    append_fingerprints(
+        path, fingerprint_rows(sightings, device_key="tech", zone="home", at=(12.0, 11.0))
+    )
+    fp = load_fingerprints(path)
+    assert fp.xy_m is not None
+    assert fp.xy_m.tolist() == [[2.5, 11.5], [2.5, 11.5], [12.0, 11.0], [12.0, 11.0]]
+    append_fingerprints(path, fingerprint_rows(sightings, device_key="tech", zone="home"))
+    assert load_fingerprints(path).xy_m is None
+    with pytest.raises(ValueError, match="'at'"):
+        fingerprint_rows(sightings, device_key="tech", zone="shoes", at=(float("nan"), 1.0))
+
+
+@pytest.mark.parametrize(
+    "spot",
+    ['"x_m": 1.0', '"x_m": 1.0, "y_m": "2"', '"x_m": true, "y_m": 2.0', '"x_m": 1e999, "y_m": 2.0'],
+)
+def test_a_half_or_bad_spot_is_named(tmp_path: Path, spot: str) -> None:
+    path = tmp_path / "fp.jsonl"
+    path.write_text('{"zone": "a", "rssi_dbm": {"s": -50}, ' + spot + "}\n")
+    with pytest.raises(FingerprintError, match="line 1: 'x_m' and 'y_m'"):
+        load_fingerprints(path)
+
+
 def test_a_bad_fingerprint_line_is_named(tmp_path: Path) -> None:
     """A malformed line fails with the file and line number."""
     path = tmp_path / "fp.jsonl"
