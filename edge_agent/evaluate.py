@@ -239,12 +239,14 @@ def evaluate_run(
     progress: Callable[[float], None] | None = None,
     *,
     use_survey: bool = True,
+    use_spots: bool = True,
 ) -> EvaluationReport:
     """Decode, track and score one ``footfall simulate`` directory.
 
     With ``use_survey`` and a ``survey.jsonl`` in the directory (the technician's site
-    survey, which ``footfall simulate`` writes), BLE devices are placed by a fingerprint
-    classifier trained on it; otherwise by the strongest sensor.
+    survey, which ``footfall simulate`` writes), BLE devices are placed from it: tracked
+    over the surveyed spots by a grid filter when every row has its spot and
+    ``use_spots``, else by a kNN fingerprint classifier; without, by the strongest sensor.
     """
     if not run_dir.is_dir():
         raise EvaluateError(f"{run_dir} is not a directory")
@@ -283,9 +285,15 @@ def evaluate_run(
         except FingerprintError as exc:
             raise EvaluateError(str(exc)) from None
         tracker = fingerprint_tracker(
-            plan.sensor_zones(), survey.sensors, survey.rssi_dbm, survey.zones, config
+            plan.sensor_zones(),
+            survey.sensors,
+            survey.rssi_dbm,
+            survey.zones,
+            config,
+            xy_m=survey.xy_m if use_spots else None,
         )
-        ble_classifier = f"fingerprint (site survey, {len(survey.zones)} fingerprints)"
+        how = "grid filter over the spots" if use_spots and survey.xy_m is not None else "kNN"
+        ble_classifier = f"fingerprint (site survey, {len(survey.zones)} fingerprints, {how})"
     else:
         tracker = PresenceTracker(plan.sensor_zones(), config)
         ble_classifier = "strongest sensor"

@@ -22,6 +22,14 @@ def evaluate_command(
             help="Place BLE devices by the strongest sensor even if the run has a site survey.",
         ),
     ] = False,
+    no_spots: Annotated[
+        bool,
+        typer.Option(
+            "--no-spots",
+            help="Place BLE devices by the kNN over the survey even if its rows have spots "
+            "(the grid filter's predecessor, for comparison).",
+        ),
+    ] = False,
 ) -> None:
     """Decode, track and score a simulated run against its ground truth."""
     from rich.progress import Progress
@@ -35,6 +43,7 @@ def evaluate_command(
                 run_dir,
                 progress=lambda ts: progress.update(task, description=f"t={ts:.0f}"),
                 use_survey=not no_survey,
+                use_spots=not no_spots,
             )
     except (EvaluateError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -258,8 +258,9 @@ def make_tracker(
     sensor_zones: Mapping[str, str],
     fingerprints: Path | None = None,
 ) -> Tracker:
-    """``kalman``: positioning's Kalman bank + zones (strongest sensor, or a kNN over the
-    ``fingerprints`` survey) + dwell/visit machines; ``proximity``: the light built-in
+    """``kalman``: positioning's Kalman bank + zones (strongest sensor, or the
+    ``fingerprints`` survey: a grid filter over its spots when every row has one, else a
+    kNN) + dwell/visit machines; ``proximity``: the light built-in
     RSSI-threshold tracker. A survey naming zones no sensor serves raises
     :class:`~positioning.tracker.TrackerConfigError`."""
     if kind == "kalman":
@@ -315,7 +316,9 @@ class KalmanTracker:
         s = self._survey
         if s is None:
             return PresenceTracker(self._sensor_zones, config)
-        return fingerprint_tracker(self._sensor_zones, s.sensors, s.rssi_dbm, s.zones, config)
+        return fingerprint_tracker(
+            self._sensor_zones, s.sensors, s.rssi_dbm, s.zones, config, xy_m=s.xy_m
+        )
 
     @property
     def tracked_devices(self) -> int:
