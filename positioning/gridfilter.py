@@ -44,6 +44,9 @@ _DT_STEP_S = 0.25
 """Transition matrices are cached per ``dt`` rounded to this."""
 _DT_MAX_S = 60.0
 """...and ``dt`` is capped here (a belief that old is reset anyway)."""
+_CACHED_TRANSITIONS = 8
+"""At most this many ``(spots, spots)`` matrices are kept (600 spots: 2.9 MB each); steps
+are about a second apart, so the few ``dt`` around it are nearly always cached."""
 _LIKELIHOOD_BUDGET = 4_000_000
 """Floats per block of the (devices, fingerprints, sensors) residuals: 32 MB."""
 
@@ -243,8 +246,9 @@ class GridFilter:
 
     def _transition(self, dt_s: float) -> FloatArray:
         """Row-stochastic ``(spots, spots)`` matrix: ``belief @ T`` moves a belief by ``dt_s``."""
-        cached = self._transitions.get(dt_s)
+        cached = self._transitions.pop(dt_s, None)
         if cached is not None:
+            self._transitions[dt_s] = cached  # most recently used last
             return cached
         t = self.tuning
         sigma = max(t.speed_mps * max(dt_s, _DT_STEP_S), 0.3)
@@ -253,6 +257,8 @@ class GridFilter:
         moved = 1.0 - math.exp(-t.move_rate_per_s * dt_s)
         matrix = (1.0 - moved) * np.eye(self.n_spots) + moved * kernel
         matrix = (1.0 - t.uniform_share) * matrix + t.uniform_share / self.n_spots
+        if len(self._transitions) >= _CACHED_TRANSITIONS:
+            del self._transitions[next(iter(self._transitions))]  # least recently used
         self._transitions[dt_s] = matrix
         return matrix
 

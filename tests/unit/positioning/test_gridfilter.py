@@ -93,6 +93,18 @@ def test_a_step_moves_the_belief_no_further_than_walking_allows(grid: GridFilter
     assert int(moved.argmax()) == start
 
 
+def test_transition_matrices_are_cached_within_a_bound() -> None:
+    """Irregular gaps do not pile up (spots, spots) matrices; a cached one is the same."""
+    matrix, labels, spots = _survey()
+    grid = GridFilter(SENSORS).fit(matrix, labels, spots)
+    belief = np.eye(1, grid.n_spots)  # certain of the first spot
+    first = grid.predict(belief, [1.0])
+    for dt in np.arange(0.0, 30.0, 0.25):
+        grid.predict(belief, [dt])
+    assert len(grid._transitions) <= 8
+    assert grid.predict(belief, [1.0]) == pytest.approx(first)
+
+
 def test_the_held_zone_keeps_its_place_within_the_margin(grid: GridFilter) -> None:
     proba = np.array([[0.4, 0.6], [0.3, 0.7], [0.4, 0.6]])
     assert grid.decide(proba, [0, 0, -1]).tolist() == [0, 1, 1]
