@@ -12,6 +12,7 @@ from positioning.devices import (
 )
 from positioning.dwell import DwellConfig, DwellState, ZoneObservation
 from positioning.events import EventKind, PresenceEvent
+from positioning.gridfilter import GridFilter, GridFilterTuning
 from positioning.kalman import (
     BLE_PARAMS,
     DEFAULT_PARAMS,
@@ -54,6 +55,8 @@ __all__ = [
     "DwellState",
     "EventKind",
     "FingerprintClassifier",
+    "GridFilter",
+    "GridFilterTuning",
     "KalmanParams",
     "PathLossFit",
     "PathLossModel",
