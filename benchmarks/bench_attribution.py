@@ -7,7 +7,9 @@ not timed. Timed, medians of ``--repeats`` runs:
 
 - ``report``: :func:`gateway.reports.attribution_report` (last touch; every breakdown:
   campaign, channel, creative, store, zone, day, time-to-visit), as the CLI runs it;
-- ``duckdb``: the same report (same definitions, same numbers) as *one* DuckDB query.
+- ``duckdb``: the same report (same definitions, same numbers) as *one* DuckDB query,
+  over the same columns the report reads (``person_id`` of exposures and links, the
+  exposures' epoch seconds ``ts_s``), so the ratio compares engines, not schemas.
 
 Then the ratio ``report / duckdb`` per database, and the scaling check: the same at
 ``--scale / 10`` and the ratio of times (10x data should take <= 12x time).
