@@ -68,8 +68,8 @@ class GridFilterTuning:
     """Rate of "the device moved": it moves within ``dt`` with ``1 - exp(-rate dt)``."""
     speed_mps: float = 1.2
     """Walking pace: a move over ``dt`` is Gaussian of standard deviation ``speed * dt``."""
-    uniform_share: float = 1e-3
-    """Share of the mass spread over every spot at each step."""
+    uniform_share: float = 0.01
+    """Share of the mass spread over every spot at each step (a wrong belief recovers)."""
     reset_after_s: float = 30.0
     """A device unclassified for longer starts again from the uniform belief."""
     switch_margin: float = 0.3
