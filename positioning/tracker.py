@@ -414,14 +414,13 @@ class PresenceTracker:
             loudest = np.where(np.isnan(matrix), -np.inf, matrix).max(axis=1)
         custom = self._custom.get(signal)
         link = self._grids.get(signal)
-        if custom is None and link is None:
-            proba, best = self._classifiers[signal].classify_many(matrix, previous)
+        if link is not None:
+            proba, best = self._filter_rows(link, devs, [at[k] for k in keys], matrix, previous)
+        elif custom is not None:
+            proba, best = self._classify_rows(custom, matrix, previous)
         else:
-            if link is not None:
-                proba, best = self._filter_rows(link, devs, [at[k] for k in keys], matrix, previous)
-            else:
-                assert custom is not None  # noqa: S101 - one of the two, checked above
-                proba, best = self._classify_rows(custom, matrix, previous)
+            proba, best = self._classifiers[signal].classify_many(matrix, previous)
+        if link is not None or custom is not None:
             # the signal's floor holds for every classifier: a fingerprint always has a
             # nearest zone, a phone heard only faintly (the sidewalk) is in none
             faint = loudest < self.config.tuning[signal].floor_dbm
@@ -483,9 +482,9 @@ class PresenceTracker:
         if going.any():
             belief[going] = grid.predict(belief[going], dt[going])
         belief = grid.update(belief, query)
-        stored = belief.astype(np.float32)
         for i, (dev, t) in enumerate(zip(devs, times, strict=True)):
-            dev.belief, dev.belief_ts_s = stored[i], t
+            # a copy per device, not a view: a view would keep the whole batch alive
+            dev.belief, dev.belief_ts_s = belief[i].astype(np.float32), t
         proba = np.zeros((len(devs), len(self._zones)))
         proba[:, link.zones] = grid.zone_probabilities(belief)
         return proba, grid.decide(proba, previous)

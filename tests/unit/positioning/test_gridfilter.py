@@ -205,6 +205,9 @@ def test_each_device_has_its_own_belief_and_loses_it_with_the_device() -> None:
         tracker.ingest([r for r in readings if second <= r.ts_s - T0 < second + 1], T0 + second)
     assert tracker.zone_of("dk1_left") == "aisle"
     assert tracker.zone_of("dk1_right") == "bakery"
+    beliefs = [tracker._devices[k].belief for k in ("dk1_left", "dk1_right")]
+    # bounded: one float32 per spot, owned (not a view keeping a whole batch alive)
+    assert all(b is not None and b.base is None and b.nbytes == 4 * 80 for b in beliefs)
     gone = T0 + 30.0 + tracker.config.visits.visit_gap_s + tracker.config.filter_eviction_margin_s
     tracker.tick(gone + 20.0)
     assert tracker.counters.devices == 0
