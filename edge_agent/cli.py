@@ -65,11 +65,17 @@ def check_config(
     ]
     typer.echo(f"  sources: {', '.join(radios) or 'none (use --replay or --simulate)'}")
     if settings.tracker == "kalman":
-        placed = (
-            f"fingerprints in {settings.fingerprints}"
-            if settings.fingerprints is not None
-            else "the strongest sensor"
-        )
+        placed = "the strongest sensor"
+        if settings.fingerprints is not None:
+            from edge_agent.technician.zones import load_fingerprints
+
+            survey = load_fingerprints(settings.fingerprints)  # validated by load_settings
+            n = f"{len(survey.zones)} fingerprint{'s' * (len(survey.zones) != 1)}"
+            placed = (
+                f"a grid filter over surveyed spots ({n}"
+                if survey.xy_m is not None
+                else f"a kNN ({n}, no spots"
+            ) + f" in {settings.fingerprints})"
         typer.echo(f"  tracker: kalman, BLE zones by {placed}")
     else:
         zones = ", ".join(f"{z.name}>={z.min_rssi_dbm:g}dBm" for z in settings.zones)

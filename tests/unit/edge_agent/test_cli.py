@@ -104,7 +104,14 @@ def test_check_config_names_the_survey_or_its_broken_line(tmp_path: Path) -> Non
     cfg = write(tmp_path, f'fingerprints = "{survey}"\n' + GOOD)
     result = CliRunner().invoke(build_app(), ["agent", "check-config", "-c", str(cfg)])
     assert result.exit_code == 0
-    assert f"tracker: kalman, BLE zones by fingerprints in {survey}" in result.output
+    assert f"BLE zones by a kNN (1 fingerprint, no spots in {survey})" in result.output
+    survey.write_text(
+        '{"zone": "door", "ts_s": 1.0, "rssi_dbm": {"a1": -60.0}, "x_m": 1.0, "y_m": 2.0}\n'
+    )
+    result = CliRunner().invoke(build_app(), ["agent", "check-config", "-c", str(cfg)])
+    assert f"BLE zones by a grid filter over surveyed spots (1 fingerprint in {survey})" in (
+        result.output
+    )
     survey.write_text("{not json\n")
     result = CliRunner().invoke(build_app(), ["agent", "check-config", "-c", str(cfg)])
     assert result.exit_code == 2
