@@ -30,6 +30,13 @@ def _isolated(cmd: str) -> list[str]:
     return ["unshare", "--net", "sh", "-c", f"ip link set lo up && exec {cmd}"]
 
 
+def _ctrl_c_default() -> None:
+    """Ctrl-C as in a terminal: a suite started in the background by a non-interactive
+    shell inherits SIGINT *ignored* (POSIX), and so would the demo, which would then never
+    see the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _namespaces_work() -> bool:
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         return False
@@ -77,7 +84,12 @@ def test_demo_on_embedded_parts_measures_the_true_lift(isolation: None, tmp_path
     env = {**os.environ, "FOOTFALL_GATEWAY_DATABASE_URL": "postgresql://nowhere/none"}
     with (tmp_path / "demo.stderr").open("w") as stderr_file:
         proc = subprocess.Popen(
-            _isolated(cmd), stdout=subprocess.PIPE, stderr=stderr_file, text=True, env=env
+            _isolated(cmd),
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            text=True,
+            env=env,
+            preexec_fn=_ctrl_c_default,
         )
     try:
         summary = _read_json_document(proc.stdout, time.monotonic() + 900)
