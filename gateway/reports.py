@@ -138,26 +138,15 @@ def _touches_sql(dialect: str, *, kind_windows: bool) -> str:
     One row per (visit, exposure) pair with ``age_s = visit start - exposure time``.
     """
     window = _WINDOW_BY_KIND if kind_windows else ":w_max"
-    # SQLite: '+col' keeps the planner on the device_key index (the store/time index
-    # with a skip-scan over stores is far slower here); PostgreSQL plans this itself.
-    sv_at = "+sv.started_at" if dialect == "sqlite" else "sv.started_at"
-    zones = "CAST(sv.zones AS TEXT)" if dialect == "postgresql" else "sv.zones"
     # SQLite: CROSS JOIN fixes the order (linked visits outer, one covering-index search
     # of exposures per visit) even without ANALYZE statistics, where the planner would
     # otherwise scan the campaign's exposures and build an automatic index on ``lv``.
     join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
     return f"""WITH lv AS (
-  SELECT l.person_id, sv.store_id, sv.started_at,
-         MIN({_day(dialect, "sv.started_at")}) AS day,
-         MIN({_epoch(dialect, "sv.started_at")}) AS v_s, MIN({zones}) AS zones
-  FROM store_visits sv
-  JOIN identity_links l ON l.device_key = sv.device_key
-  WHERE l.revoked_at IS NULL
-    AND sv.started_at >= l.valid_from
-    AND (l.valid_to IS NULL OR sv.started_at < l.valid_to)
-    AND sv.visit_class IN :visit_classes
-    AND {sv_at} >= :visit_from AND {sv_at} < :visit_to
-  GROUP BY l.person_id, sv.store_id, sv.started_at
+  SELECT person_id, store_id, started_at, MIN({_day(dialect, "started_at")}) AS day,
+         MIN(v_s) AS v_s, MIN(zones) AS zones
+  FROM ({_linked_visits_sql(dialect)}) linked
+  GROUP BY person_id, store_id, started_at
 ),
 touches AS (
   SELECT lv.person_id, lv.store_id, lv.day, lv.started_at AS visit_at, lv.zones,
@@ -187,7 +176,8 @@ def _linked_visits_sql(dialect: str) -> str:
     One row per (visit, link): a person with two links to the device (or two identical
     visit rows) appears twice; the single-touch steps fold such duplicates.
     """
-    # SQLite: '+col' keeps the planner on the device_key index (see _touches_sql)
+    # SQLite: '+col' keeps the planner on the device_key index (the store/time index
+    # with a skip-scan over stores is far slower here); PostgreSQL plans this itself.
     sv_at = "+sv.started_at" if dialect == "sqlite" else "sv.started_at"
     zones = "CAST(sv.zones AS TEXT)" if dialect == "postgresql" else "sv.zones"
     return f"""SELECT l.person_id, sv.store_id, sv.started_at,
