@@ -18,6 +18,7 @@ Tables
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -55,6 +56,23 @@ NAMING_CONVENTION = {
 ID_CLASSES = ("infrastructure_beacon", "personal_beacon", "wifi_global", "wifi_randomized")
 EVENT_KINDS = ("zone_enter", "zone_exit", "visit_start", "visit_end")
 VISIT_CLASSES = ("passer_by", "visitor", "engaged")
+
+
+def only_on(dialect: str, index: Index) -> Index:
+    """``index``, created only on ``dialect`` (autogenerate: :func:`alembic_include_object`)."""
+    index.info["dialect"] = dialect
+    return index.ddl_if(dialect=dialect)
+
+
+def alembic_include_object(dialect: str) -> Callable[..., bool]:
+    """Alembic's ``include_object`` for ``dialect``: autogenerate does not count a model's
+    index made for the other dialect (:func:`only_on`) as missing."""
+
+    def include(obj: Any, _name: str | None, _type: str, reflected: bool, _other: Any) -> bool:
+        wanted = getattr(obj, "info", {}).get("dialect")
+        return reflected or wanted is None or wanted == dialect
+
+    return include
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -188,7 +206,12 @@ class StoreVisit(Base):
     __tablename__ = "store_visits"
     __table_args__ = (
         Index(None, "store_id", "started_at"),
-        Index(None, "device_key", "started_at"),
+        # the attribution report's join from identity links (migration 0006)
+        only_on("postgresql", Index(None, "device_key", "started_at")),
+        only_on(
+            "sqlite",
+            Index(None, "device_key", "started_at", "visit_class", "store_id", "zones"),
+        ),
         CheckConstraint(_in("visit_class", VISIT_CLASSES), name="visit_class"),
     )
 

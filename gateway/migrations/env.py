@@ -13,7 +13,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import types
 
 from gateway.db import UtcDateTime, make_engine
-from gateway.models import Base
+from gateway.models import Base, alembic_include_object
 
 target_metadata = Base.metadata
 
@@ -48,6 +48,7 @@ def _run(connection: Any) -> None:
         target_metadata=target_metadata,
         render_item=_render_item,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=alembic_include_object(connection.dialect.name),
         compare_type=lambda *_a: False if isinstance(_a[2], types.TypeDecorator) else None,
     )
     with context.begin_transaction():
