@@ -14,7 +14,7 @@ What runs (each part is the real one, wired here):
   (:mod:`footfall.demo_campaign`), imported like a real one, and the lift report.
 
 It prints the dashboard URL, an admin API key and a summary that puts the measured
-lift next to the true one, then serves the dashboard until Ctrl-C (or exits at once
+lift next to the true one, then serves the dashboard until Ctrl-C or SIGTERM (or exits at once
 with ``--exit``).
 """
 
@@ -100,6 +100,8 @@ def demo(
         workdir=workdir,
     )
     run = DemoRun(options)
+    # systemd, docker and kill stop with SIGTERM: the same clean stop as Ctrl-C
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         summary = run.start_and_measure(progress=not as_json)
         if as_json:
@@ -120,6 +122,10 @@ def demo(
     finally:
         run.stop()
     typer.echo("demo stopped cleanly", err=True)
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 class DemoError(RuntimeError):

@@ -136,3 +136,36 @@ def _isolated_in(pid: int, url: str, key: str) -> list[str]:
     )
     # The shell in the namespace is the demo's parent: its namespace is the demo's.
     return ["nsenter", f"--net=/proc/{pid}/ns/net", sys.executable, "-c", script]
+
+
+@pytest.mark.timeout(300)
+def test_sigterm_mid_run_stops_every_part_cleanly(isolation: None, tmp_path: Path) -> None:
+    """SIGTERM (systemd, docker, kill) while the agents are still simulating: the same clean
+    stop as Ctrl-C, long before the run would have ended."""
+    cmd = f"{FOOTFALL} demo --minutes 3 --no-browser --port 0 --workdir {tmp_path / 'demo'}"
+    env = {**os.environ, "FOOTFALL_GATEWAY_DATABASE_URL": "postgresql://nowhere/none"}
+    stderr_path = tmp_path / "demo.stderr"
+    with stderr_path.open("w") as stderr_file:
+        proc = subprocess.Popen(
+            _isolated(cmd), stdout=subprocess.DEVNULL, stderr=stderr_file, env=env
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "dashboard" not in stderr_path.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, stderr_path.read_text()[-3000:]
+            time.sleep(0.5)
+        time.sleep(5)  # the agents are running now
+        assert proc.poll() is None, stderr_path.read_text()[-3000:]
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=90)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = stderr_path.read_text()
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "stopping..." in stderr
+    assert "demo stopped cleanly" in stderr
+    assert took < 60, f"took {took:.0f} s to stop"
