@@ -6,13 +6,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gateway.db import make_engine
 from gateway.ingest import DeadLetterReason, EventBatch, Limits, Rejected, classify
 from gateway.migrate import upgrade
 from gateway.models import PresenceEventRow, VisitDirty
-from gateway.store import COPY_MIN_ROWS, Received, write_batch
+from gateway.store import COPY_MIN_ROWS, Received, _dirty_ranges, write_batch
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TOPIC = "footfall/v1/krakow-01/entrance-a/events"
@@ -69,6 +69,14 @@ def test_binary_copy_round_trip_and_redelivery(postgres_url: str) -> None:
             table = PresenceEventRow.__table__
             rows = conn.execute(select(table).order_by(table.c.seq)).all()
             dirty = conn.execute(select(VisitDirty.device_key)).scalars().all()
+            ranges = conn.execute(
+                select(
+                    VisitDirty.store_id,
+                    VisitDirty.device_key,
+                    func.min(VisitDirty.ts_min),
+                    func.max(VisitDirty.ts_max),
+                ).group_by(VisitDirty.store_id, VisitDirty.device_key)
+            ).all()
     finally:
         engine.dispose()
     expected = [ev for item in items for ev in item.outcome.events]  # type: ignore[union-attr]
@@ -81,6 +89,8 @@ def test_binary_copy_round_trip_and_redelivery(postgres_url: str) -> None:
         assert got.zones == (list(ev.zones) if ev.zones is not None else None)
         assert (got.rssi_dbm, got.reason, got.received_at) == (ev.rssi_dbm, ev.reason, NOW)
     assert len(set(dirty)) == 7
+    # queued by the server from the copied rows: the ranges the Python path computes
+    assert {(r[0], r[1]): (r[2], r[3]) for r in ranges} == _dirty_ranges(expected)
 
 
 @pytest.mark.parametrize("field", ["dwell_s", "rssi_dbm"])
