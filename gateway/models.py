@@ -148,7 +148,11 @@ class PresenceEventRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(96), unique=True)
+    event_id: Mapped[str] = mapped_column(
+        # bytewise on PostgreSQL: only ever tested for equality (migration 0007)
+        String(96).with_variant(String(96, collation="C"), "postgresql"),
+        unique=True,
+    )
     store_id: Mapped[str] = mapped_column(String(64))
     agent_id: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(BigInteger)
@@ -234,7 +238,6 @@ class VisitDirty(Base):
     """Devices whose store visits must be re-merged over ``[ts_min, ts_max]`` (a work queue)."""
 
     __tablename__ = "visit_dirty"
-    __table_args__ = (Index(None, "store_id", "device_key"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     store_id: Mapped[str] = mapped_column(String(64))
