@@ -310,3 +310,57 @@ def test_agent_status_payload_is_accepted() -> None:
     assert isinstance(result, StatusRecord), result
     assert result.counters is not None
     assert result.counters["drops"] == {"outbox_full": 3}
+
+
+def _numbered(seq: int, **changes: Any) -> dict[str, Any]:
+    return design_event(**{"event_id": f"entrance-a:{seq:012d}", "seq": seq, **changes})
+
+
+FUTURE = "2026-11-24T10:14:58.900Z"
+
+
+@pytest.mark.parametrize(
+    ("events", "reason", "detail"),
+    [
+        # the first failing event names the dead letter; within one event, event_id first
+        (
+            [_numbered(1), _numbered(2, ts=FUTURE), _numbered(3, event_id="entrance-a:3")],
+            DeadLetterReason.TS_IN_FUTURE,
+            "events.1.ts",
+        ),
+        (
+            [_numbered(1), _numbered(2, event_id="entrance-a:2"), _numbered(3, ts=FUTURE)],
+            DeadLetterReason.EVENT_ID_MISMATCH,
+            "events.1.event_id must be 'entrance-a:000000000002'",
+        ),
+        (
+            [_numbered(1, event_id="entrance-a:000000000009", ts=FUTURE)],
+            DeadLetterReason.EVENT_ID_MISMATCH,
+            "events.0.event_id",
+        ),
+    ],
+)
+def test_first_failing_event_names_the_dead_letter(
+    events: list[dict[str, Any]], reason: DeadLetterReason, detail: str
+) -> None:
+    result = rejected(classify(TOPIC, payload(*events), NOW, LIMITS))
+    assert result.reason is reason
+    assert detail in result.detail
+
+
+def test_events_keep_their_order_and_fields() -> None:
+    events = [_numbered(s, rssi_dbm=None if s % 2 else -60.5) for s in (5, 3, 9, 3)]
+    result = classify(TOPIC, payload(*events), NOW, LIMITS)
+    assert isinstance(result, EventBatch)
+    assert [e.seq for e in result.events] == [5, 3, 9]  # the repeated 3 once, where first seen
+    assert [e.rssi_dbm for e in result.events] == [None, None, None]
+    first = result.events[0]
+    assert first._fields[:4] == ("event_id", "store_id", "agent_id", "seq")
+    assert (first.store_id, first.agent_id, first.kind, first.id_class) == (
+        "krakow-01",
+        "entrance-a",
+        "zone_exit",
+        "personal_beacon",
+    )
+    assert type(first.kind) is str
+    assert type(first.id_class) is str
