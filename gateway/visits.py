@@ -135,21 +135,25 @@ def _close(group: list[_Ev], start_s: float, end_s: float, rules: VisitRules) ->
     seen_at: dict[str, float] = {}
     last_start: dict[str, float] = {}
     last_end: dict[str, float] = {}
-    agents: set[str] = set()
-    classes: set[str] = set()
-    for ev_start, ts, agent, kind, zone, zones, id_class in group:
+    for ev_start, ts, agent, kind, zone, zones, _ in group:
         if zone is not None:
-            seen_at[zone] = min(seen_at.get(zone, ev_start), ev_start)
+            first = seen_at.get(zone)
+            if first is None or ev_start < first:
+                seen_at[zone] = ev_start
         if zones:
             for i, z in enumerate(zones):
                 # visit_end lists zones in order from the visit's start: keep that order.
                 seen_at.setdefault(z, ev_start + i * 1e-6)
         if kind == "visit_start":
-            last_start[agent] = max(last_start.get(agent, ts), ts)
+            latest = last_start.get(agent)
+            if latest is None or ts > latest:
+                last_start[agent] = ts
         elif kind == "visit_end":
-            last_end[agent] = max(last_end.get(agent, ts), ts)
-        agents.add(agent)
-        classes.add(id_class)
+            latest = last_end.get(agent)
+            if latest is None or ts > latest:
+                last_end[agent] = ts
+    agents = {ev[2] for ev in group}
+    classes = {ev[6] for ev in group}
     zone_order = tuple(sorted(seen_at, key=lambda z: (seen_at[z], z)))
     is_open = any(ts > last_end.get(agent, float("-inf")) for agent, ts in last_start.items())
     return MergedVisit(
@@ -398,17 +402,15 @@ _JSON_OID = 114  # pg_type.oid of json
 def _load_zones(text: str) -> tuple[str, ...] | Any:
     """A JSON array of zone names -> the names; anything else as :func:`json.loads` reads it.
 
-    What ingest stores (validated names: no quote, backslash or comma) is split without a
-    JSON parser, which took a tenth of the merge's Python time.
+    What ingest copies (``["a","b"]``, no escapes: validated names) is split without a JSON
+    parser, which took a tenth of the merge's Python time.
     """
-    inner = text.strip()
-    if inner[:1] == "[" and inner[-1:] == "]" and "\\" not in inner:
-        inner = inner[1:-1].strip()
-        if not inner:
-            return ()
-        names = tuple(item.strip() for item in inner.split(","))
-        if all(len(n) >= 2 and n[0] == n[-1] == '"' and '"' not in n[1:-1] for n in names):
-            return tuple(n[1:-1] for n in names)
+    if text[:2] == '["' and text[-2:] == '"]' and "\\" not in text:
+        names = text[2:-2].split('","')
+        if '"' not in "".join(names):
+            return tuple(names)
+    elif text == "[]":
+        return ()
     return json.loads(text)
 
 
@@ -502,12 +504,18 @@ def _remerge_bulk(
         mine = existing.get(key, [])
         evs = evidence.get(key, [])
         merged: list[MergedVisit] = []
+        merged_from = -1
         for _ in range(50):
             near = [x for x in mine if x[1] <= hi + gap and x[2] >= lo - gap]
             new_lo = min([lo, *(x[1] for x in near)])
             new_hi = max([hi, *(x[2] for x in near)])
             w_lo, w_hi = _to_s(new_lo - gap), _to_s(new_hi + gap)
-            merged = _merge([x for x in evs if x[0] <= w_hi and x[1] >= w_lo], rules)
+            window = [x for x in evs if x[0] <= w_hi and x[1] >= w_lo]
+            # The window only widens: as many events as last round are the same events (in
+            # the same order), so the same visits; usually the second round just confirms.
+            if len(window) != merged_from:
+                merged = _merge(window, rules)
+                merged_from = len(window)
             if merged:
                 new_lo = min(new_lo, _to_dt(merged[0].started_s))
                 new_hi = max(new_hi, _to_dt(merged[-1].ended_s))
