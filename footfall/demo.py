@@ -25,6 +25,7 @@ import contextlib
 import json
 import logging
 import multiprocessing
+import os
 import secrets
 import signal
 import threading
@@ -159,6 +160,8 @@ class AgentJob:
     speed: float | None
     shoppers_per_hour: float = DEMO_SHOPPERS_PER_HOUR
     ble_app_share: float = DEMO_APP_SHARE
+    demo_pid: int | None = None
+    """The demo process: the agent stops once it is no longer the agent's parent."""
 
 
 @dataclass
@@ -204,6 +207,7 @@ class DemoRun:
                 mqtt_port=port,
                 outbox_path=str(workdir / f"outbox-{store_id}.sqlite"),
                 speed=SIM_SECONDS_PER_WALL_SECOND,
+                demo_pid=os.getpid(),
             )
             for i, store_id in enumerate(opts.stores)
         ]
@@ -524,13 +528,32 @@ def agent_process_main(job: AgentJob, results: Any) -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
-            return await agent.run([source], stop, exit_when_done=True, drain_timeout_s=60)
+            watch = asyncio.create_task(_stop_when_orphaned(stop, job.demo_pid))
+            try:
+                return await agent.run([source], stop, exit_when_done=True, drain_timeout_s=60)
+            finally:
+                watch.cancel()
 
         result = asyncio.run(main())
         results.put({"store_id": job.store_id, "error": None, **asdict(result)})
     except Exception as exc:  # reported to the parent, which stops the demo
         _LOGGER.exception("agent %s failed", job.store_id)
         results.put({"store_id": job.store_id, "error": f"{type(exc).__name__}: {exc}"})
+
+
+async def _stop_when_orphaned(
+    stop: asyncio.Event, demo_pid: int | None, every_s: float = 1.0
+) -> None:
+    """Set ``stop`` once the demo that started this agent is gone (killed with SIGKILL, or
+    crashed): its agents must not go on simulating on their own. ``demo_pid`` is passed
+    in, not read at start: the demo may already be gone when a slow start gets here."""
+    if demo_pid is None:
+        return
+    while not stop.is_set():
+        if os.getppid() != demo_pid:
+            _LOGGER.warning("demo process gone; agent stopping")
+            stop.set()
+        await asyncio.sleep(every_s)
 
 
 def format_summary(summary: dict[str, Any]) -> str:

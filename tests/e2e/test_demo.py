@@ -169,3 +169,58 @@ def test_sigterm_mid_run_stops_every_part_cleanly(isolation: None, tmp_path: Pat
     assert "stopping..." in stderr
     assert "demo stopped cleanly" in stderr
     assert took < 60, f"took {took:.0f} s to stop"
+
+
+def _children(pid: int) -> set[int]:
+    """Processes whose parent is ``pid``, from /proc."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.timeout(300)
+def test_agents_stop_when_the_demo_is_killed(isolation: None, tmp_path: Path) -> None:
+    """SIGKILL leaves no clean stop, but the agent processes notice that the demo is gone and
+    stop instead of simulating on, orphaned."""
+    cmd = f"{FOOTFALL} demo --minutes 3 --no-browser --port 0 --workdir {tmp_path / 'demo'}"
+    env = {**os.environ, "FOOTFALL_GATEWAY_DATABASE_URL": "postgresql://nowhere/none"}
+    stderr_path = tmp_path / "demo.stderr"
+    with stderr_path.open("w") as stderr_file:
+        proc = subprocess.Popen(
+            _isolated(cmd), stdout=subprocess.DEVNULL, stderr=stderr_file, env=env
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "dashboard" not in stderr_path.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, stderr_path.read_text()[-3000:]
+            time.sleep(0.5)
+        time.sleep(5)  # the agents are running now
+        children = _children(proc.pid)
+        assert len(children) >= 2, f"expected the agent processes, found {children}"
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 90
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        left = [pid for pid in children if _alive(pid)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    for pid in left:  # do not leave them running if the assertion fails
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], f"agent processes still running after the demo was killed: {left}"
