@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -255,3 +256,38 @@ def test_single_touch_path_equals_the_ranked_path(engine: Engine, model: CreditM
         ), dim
     assert {c.value: (c.people, c.visits) for c in fast.cells["time_to_visit"]} == ttv
     assert fast.cells["campaign"][0].visits > 50
+
+
+def test_sqlite_report_joins_through_the_covering_indexes(sqlite_url: str) -> None:
+    """The plan of the single-touch path on an analyzed SQLite database: the link -> visit
+    join reads the visits' covering index, and the visit -> exposure join searches the
+    exposures' index per visit without first scanning the whole table into a Bloom filter."""
+    from sqlalchemy import event, text
+
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    data = make_dataset(seed=11)
+    _load(engine, data)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    plans: dict[str, str] = {}
+
+    def explain(_c: Any, cursor: Any, statement: str, parameters: Any, *_a: Any) -> None:
+        for table in ("ff_lv", "ff_visits"):
+            prefix = f"CREATE TEMP TABLE {table} AS "
+            if statement.startswith(prefix):
+                rows = cursor.connection.execute(
+                    "EXPLAIN QUERY PLAN " + statement.removeprefix(prefix), parameters
+                ).fetchall()
+                plans[table] = " | ".join(row[3] for row in rows)
+
+    event.listen(engine, "before_cursor_execute", explain)
+    try:
+        result = attribution_report(engine, data.campaign.id, ReportOptions(k=1))
+    finally:
+        engine.dispose()
+    assert result.cells["campaign"][0].visits > 0
+    cover = "ix_store_visits_device_key_started_at_visit_class_store_id_zones"
+    assert f"sv USING COVERING INDEX {cover}" in plans["ff_lv"]
+    assert "SEARCH e USING INDEX ix_exposures_attribution_cover" in plans["ff_visits"]
+    assert "BLOOM FILTER" not in plans["ff_visits"]
