@@ -8,6 +8,7 @@ SIGINT (Ctrl-C), which must stop everything cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,10 +140,9 @@ def _isolated_in(pid: int, url: str, key: str) -> list[str]:
     return ["nsenter", f"--net=/proc/{pid}/ns/net", sys.executable, "-c", script]
 
 
-@pytest.mark.timeout(300)
-def test_sigterm_mid_run_stops_every_part_cleanly(isolation: None, tmp_path: Path) -> None:
-    """SIGTERM (systemd, docker, kill) while the agents are still simulating: the same clean
-    stop as Ctrl-C, long before the run would have ended."""
+@contextlib.contextmanager
+def _demo_with_agents_running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A 3-minute demo (isolated, stderr to a file) once its agents run; killed on exit."""
     cmd = f"{FOOTFALL} demo --minutes 3 --no-browser --port 0 --workdir {tmp_path / 'demo'}"
     env = {**os.environ, "FOOTFALL_GATEWAY_DATABASE_URL": "postgresql://nowhere/none"}
     stderr_path = tmp_path / "demo.stderr"
@@ -156,14 +157,22 @@ def test_sigterm_mid_run_stops_every_part_cleanly(isolation: None, tmp_path: Pat
             time.sleep(0.5)
         time.sleep(5)  # the agents are running now
         assert proc.poll() is None, stderr_path.read_text()[-3000:]
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=90)
-        took = time.monotonic() - sent
+        yield proc, stderr_path
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.timeout(300)
+def test_sigterm_mid_run_stops_every_part_cleanly(isolation: None, tmp_path: Path) -> None:
+    """SIGTERM (systemd, docker, kill) while the agents are still simulating: the same clean
+    stop as Ctrl-C, long before the run would have ended."""
+    with _demo_with_agents_running(tmp_path) as (proc, stderr_path):
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=90)
+        took = time.monotonic() - sent
     stderr = stderr_path.read_text()
     assert proc.returncode == 0, stderr[-3000:]
     assert "stopping..." in stderr
@@ -196,31 +205,15 @@ def _alive(pid: int) -> bool:
 def test_agents_stop_when_the_demo_is_killed(isolation: None, tmp_path: Path) -> None:
     """SIGKILL leaves no clean stop, but the agent processes notice that the demo is gone and
     stop instead of simulating on, orphaned."""
-    cmd = f"{FOOTFALL} demo --minutes 3 --no-browser --port 0 --workdir {tmp_path / 'demo'}"
-    env = {**os.environ, "FOOTFALL_GATEWAY_DATABASE_URL": "postgresql://nowhere/none"}
-    stderr_path = tmp_path / "demo.stderr"
-    with stderr_path.open("w") as stderr_file:
-        proc = subprocess.Popen(
-            _isolated(cmd), stdout=subprocess.DEVNULL, stderr=stderr_file, env=env
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while "dashboard" not in stderr_path.read_text() and time.monotonic() < deadline:
-            assert proc.poll() is None, stderr_path.read_text()[-3000:]
-            time.sleep(0.5)
-        time.sleep(5)  # the agents are running now
+    with _demo_with_agents_running(tmp_path) as (proc, _stderr):
         children = _children(proc.pid)
         assert len(children) >= 2, f"expected the agent processes, found {children}"
         proc.kill()
         proc.wait()
-        deadline = time.monotonic() + 90
-        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        left = [pid for pid in children if _alive(pid)]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    for pid in left:  # do not leave them running if the assertion fails
+    deadline = time.monotonic() + 90
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = [pid for pid in children if _alive(pid)]
+    for pid in left:  # do not leave them running when the assertion fails
         os.kill(pid, signal.SIGKILL)
     assert left == [], f"agent processes still running after the demo was killed: {left}"
