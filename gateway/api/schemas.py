@@ -8,9 +8,10 @@ as ``null`` with ``suppressed: true``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway.api.auth import Role
 from gateway.schemas import NAME_PATTERN
@@ -34,10 +35,25 @@ class ErrorOut(_Out):
 # --- stores and zones ------------------------------------------------------------------
 
 
+def _known_time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}: give an IANA name such as 'Europe/Warsaw'"
+        ) from None
+    return name
+
+
 class StoreIn(_In):
     id: str = Field(pattern=NAME_PATTERN, description="Store id, as the agents' topics use it.")
     name: str | None = Field(default=None, max_length=200)
-    timezone: str = Field(default="UTC", min_length=1, max_length=64)
+    timezone: Annotated[str, AfterValidator(_known_time_zone)] = Field(
+        default="UTC",
+        min_length=1,
+        max_length=64,
+        description="IANA time zone name (stored; reports and charts use UTC days and hours).",
+    )
 
 
 class StoreOut(_Out):

@@ -452,3 +452,20 @@ async def test_keys_created_over_the_api_work_until_revoked(
     assert (await client.delete(f"/api/v1/keys/{key_id}", headers=h(seeded))).status_code == 200
     assert (await client.get("/api/v1/campaigns", headers={"X-API-Key": key})).status_code == 401
     assert (await client.delete("/api/v1/keys/99999", headers=h(seeded))).status_code == 404
+
+
+@pytest.mark.anyio
+async def test_a_store_needs_a_known_time_zone(client: httpx.AsyncClient, seeded: Seeded) -> None:
+    """An IANA name is stored as given; anything else is refused naming the field."""
+    r = await client.post(
+        "/api/v1/stores", json={"id": "gdansk-03", "timezone": "Mars/Olympus"}, headers=h(seeded)
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"][-1] == "timezone"
+    assert "unknown time zone 'Mars/Olympus'" in r.json()["detail"][0]["msg"]
+    r = await client.post(
+        "/api/v1/stores", json={"id": "gdansk-03", "timezone": "Europe/Warsaw"}, headers=h(seeded)
+    )
+    assert r.status_code == 201, r.text
+    r = await client.get("/api/v1/stores/gdansk-03", headers=h(seeded))
+    assert r.json()["timezone"] == "Europe/Warsaw"
