@@ -12,7 +12,9 @@ Rules (``cfg`` is a :class:`DwellConfig`):
 * Enter: a zone other than the current one becomes a *candidate* at its first supporting
   observation; it is confirmed once it has been supported for ``>= confirm_enter_s``
   by at least ``confirm_min_samples`` observations with no other zone supported in between.
-  The ``zone_enter`` carries the time of the *first* supporting observation.
+  The ``zone_enter`` carries the time of the *first* supporting observation, or the
+  earlier ``since_ts_s`` that observation brings (bounded: never before the held zone was
+  entered, nor, with none held, before the last supporting observation of any zone).
 * Switch: confirming a candidate while in another zone closes that zone at the
   candidate's first observation (``switched_to_<zone>``), so zone times tile without gaps.
 * Exit: a zone not supported for longer than ``grace_exit_s`` closes at the *last*
@@ -103,6 +105,11 @@ class ZoneObservation:
     zone: str | None
     probability: float = 1.0
     rssi_dbm: float | None = None
+    since_ts_s: float | None = None
+    """When the evidence for ``zone`` began, if the classifier knows it (``None``: now).
+    A classifier with hysteresis names ``zone`` some time after it became the most
+    probable one; a zone entered from this observation is back-dated to that time
+    (never before the zone it replaces was entered, or the last one closed)."""
 
     @classmethod
     def from_probabilities(
@@ -138,6 +145,9 @@ class DwellState:
     """Last supporting observation of any zone."""
     last_ts_s: float = -math.inf
     """Time of the last observation or tick processed."""
+    candidate_from_ts_s: float = math.nan
+    """When the candidate took effect: its first observation's ``since_ts_s`` (bounded),
+    at or before ``candidate_since_ts_s``; the ``zone_enter`` carries this time."""
 
 
 def initial_state(device_key: str) -> DwellState:
@@ -191,6 +201,7 @@ def tick(
         state.present_since_ts_s,
         state.present_last_ts_s,
         now_s,
+        state.candidate_from_ts_s,
     )
     return new, events
 
@@ -210,6 +221,7 @@ def step(
     candidate, since_ts_s = state.candidate, state.candidate_since_ts_s
     candidate_ts_s, samples = state.candidate_last_ts_s, state.candidate_samples
     candidate_rssi_dbm = state.candidate_rssi_dbm
+    from_ts_s = state.candidate_from_ts_s
     grace_s = cfg.grace_exit_s
     events: list[PresenceEvent] = []
     # Expire first: the zone and the candidate whose grace periods ran out by now_s.
@@ -235,10 +247,20 @@ def step(
             present_since_ts_s,
             state.present_last_ts_s,
             now_s,
+            from_ts_s,
         )
         return new, events
+    # When the evidence began: back-dated by the classifier, but never before the held zone
+    # was entered (with none, before the last support of any zone), so zone times tile.
+    began_ts_s = now_s
+    if observation.since_ts_s is not None and observation.since_ts_s < now_s:
+        if zone is not None:
+            floor_ts_s = entered_ts_s
+        else:
+            floor_ts_s = max(support_ts_s, state.present_last_ts_s)
+        began_ts_s = max(observation.since_ts_s, floor_ts_s)
     if now_s - state.present_last_ts_s > grace_s:
-        present_since_ts_s = now_s
+        present_since_ts_s = began_ts_s
     rssi = observation.rssi_dbm
     if supported == zone:
         # Seen again where it is: refresh, and a rival candidate loses its run.
@@ -256,11 +278,13 @@ def step(
             present_since_ts_s,
             now_s,
             now_s,
+            from_ts_s,
         )
         return new, events
     if supported != candidate:
         candidate, since_ts_s, candidate_ts_s = supported, now_s, now_s
-        samples, candidate_rssi_dbm = 1, rssi
+        samples, candidate_rssi_dbm, from_ts_s = 1, rssi, began_ts_s
+        present_since_ts_s = min(present_since_ts_s, began_ts_s)
     else:
         candidate_ts_s, samples = now_s, samples + 1
     if zone is None:
@@ -283,14 +307,15 @@ def step(
             present_since_ts_s,
             now_s,
             now_s,
+            from_ts_s,
         )
         return new, events
     if zone is not None:
-        events.append(_exit(state, since_ts_s, f"{REASON_SWITCHED_PREFIX}{supported}", rssi))
+        events.append(_exit(state, from_ts_s, f"{REASON_SWITCHED_PREFIX}{supported}", rssi))
     events.append(
         PresenceEvent(
             kind=EventKind.ZONE_ENTER,
-            ts_s=since_ts_s,
+            ts_s=from_ts_s,
             device_key=key,
             reason=f"{REASON_CONFIRMED_PREFIX}{float(need_s)!r}s",
             zone=supported,
@@ -300,7 +325,7 @@ def step(
     new = DwellState(
         key,
         supported,
-        since_ts_s,
+        from_ts_s,
         now_s,
         rssi,
         None,
@@ -311,6 +336,7 @@ def step(
         present_since_ts_s,
         now_s,
         now_s,
+        from_ts_s,
     )
     return new, events
 

@@ -76,17 +76,42 @@ class GridFilterTuning:
     """Another zone's mass must beat the held zone's by this much (hysteresis)."""
     min_probability: float = 0.3
     """The dwell machine's support threshold for the zone masses."""
+    backdate_mass: float = 0.2
+    """A zone change is stamped where the new zone's mass last rose to this and stayed
+    (see :class:`~positioning.tracker.PresenceTracker`): the margin and the belief's
+    inertia are decision delays, not evidence about when the shopper crossed."""
+    backdate_max_s: float = 30.0
+    """...at most this long before the classification that named the zone."""
+    rssi_process_noise_dbm2_per_s: float = 48.0
+    """Kalman process noise of the signal's RSSI filters on this path (the tracker's default
+    is 16): this filter is itself a temporal filter, double smoothing adds lag."""
+    confirm_switch_s: float = 15.0
+    """The dwell machine's confirmation to switch from a held zone (entering from none
+    keeps the tracker's); back-dated changes make it cost no zone time."""
+    confirm_switch_min_samples: int = 10
+    """...and the classifications it needs."""
 
     def __post_init__(self) -> None:
-        for name in ("sigma_db", "likelihood_weight", "speed_mps", "reset_after_s"):
+        for name in (
+            "sigma_db",
+            "likelihood_weight",
+            "speed_mps",
+            "reset_after_s",
+            "rssi_process_noise_dbm2_per_s",
+        ):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
                 raise ValueError(f"{name!r} must be a number > 0 (got {getattr(self, name)!r})")
-        for name in ("offset_db", "move_rate_per_s"):
+        for name in ("offset_db", "move_rate_per_s", "backdate_max_s", "confirm_switch_s"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise ValueError(f"{name!r} must be a number >= 0 (got {getattr(self, name)!r})")
-        for name in ("uniform_share", "switch_margin", "min_probability"):
+        for name in ("uniform_share", "switch_margin", "min_probability", "backdate_mass"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name!r} must be in [0, 1) (got {getattr(self, name)!r})")
+        if not 1 <= self.confirm_switch_min_samples <= 1000:
+            raise ValueError(
+                "'confirm_switch_min_samples' must be in [1, 1000] "
+                f"(got {self.confirm_switch_min_samples!r})"
+            )
         if not -150.0 <= self.floor_dbm <= -30.0:
             raise ValueError(f"'floor_dbm' must be in [-150, -30] (got {self.floor_dbm!r})")
 

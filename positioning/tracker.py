@@ -172,6 +172,11 @@ class _Device:
     """A :class:`GridFilter`'s probability per surveyed spot (that classifier only)."""
     belief_ts_s: float = -math.inf
     """When ``belief`` was last updated."""
+    rising_since: npt.NDArray[np.float64] | None = None
+    """Per tracker zone, when its current unbroken run of classifications with at least the
+    grid filter's ``backdate_mass`` began (NaN: not in such a run); that classifier only."""
+    classified_s: float = -math.inf
+    """Time of the device's last classification."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,6 +431,11 @@ class PresenceTracker:
             faint = loudest < self.config.tuning[signal].floor_dbm
             proba[faint] = 0.0
             best[faint] = -1
+        since = (
+            self._rising(link.grid.tuning, devs, [at[k] for k in keys], proba, best, stale)
+            if link is not None
+            else [None] * len(keys)
+        )
         for row, key in enumerate(keys):
             b = int(best[row])
             p = float(proba[row, b]) if b >= 0 else 0.0
@@ -434,8 +444,35 @@ class PresenceTracker:
             if b < 0:
                 obs = ZoneObservation(None, 0.0, rssi)
             else:
-                obs = ZoneObservation(self._zones[b], float(proba[row, b]), rssi)
+                obs = ZoneObservation(self._zones[b], float(proba[row, b]), rssi, since[row])
             table.push(key, obs, at[key])
+
+    @staticmethod
+    def _rising(
+        tuning: GridFilterTuning,
+        devs: list[_Device],
+        times: list[float],
+        proba: FloatArray,
+        best: npt.NDArray[np.intp],
+        stale_s: float,
+    ) -> list[float | None]:
+        """When the evidence for each row's zone began: the start of the zone's unbroken
+        run of classifications with at least ``backdate_mass`` (a silence longer than the
+        signal's staleness breaks it), at most ``backdate_max_s`` back. A belief crosses the
+        margin some seconds after the shopper crossed; the run starts nearer the crossing."""
+        rising = proba >= tuning.backdate_mass
+        rising[best < 0] = False
+        out: list[float | None] = []
+        for row, (dev, t) in enumerate(zip(devs, times, strict=True)):
+            before = dev.rising_since
+            if before is None or t - dev.classified_s > stale_s:
+                before = np.full(proba.shape[1], np.nan)
+            now = np.where(rising[row], np.where(np.isnan(before), t, before), np.nan)
+            dev.rising_since, dev.classified_s = now, t
+            b = int(best[row])
+            began = float(now[b]) if b >= 0 else math.nan
+            out.append(None if math.isnan(began) else max(began, t - tuning.backdate_max_s))
+        return out
 
     @staticmethod
     def _hold(dev: _Device, best: int, probability: float, t_s: float, cfg: DwellConfig) -> None:
@@ -453,9 +490,11 @@ class PresenceTracker:
             dev.rival_count += 1
         else:
             dev.rival, dev.rival_count, dev.rival_since_s = best, 1, t_s
+        # the machine's own rule: a switch may demand longer evidence than a first enter
+        need_s = cfg.confirm_enter_s if cfg.confirm_switch_s is None else cfg.confirm_switch_s
+        need_samples = cfg.confirm_switch_min_samples or cfg.confirm_min_samples
         if dev.sticky < 0 or (
-            t_s - dev.rival_since_s >= cfg.confirm_enter_s
-            and dev.rival_count >= cfg.confirm_min_samples
+            t_s - dev.rival_since_s >= need_s and dev.rival_count >= need_samples
         ):
             dev.sticky, dev.rival, dev.rival_count, dev.sticky_seen_s = best, -1, 0, t_s
 
@@ -556,8 +595,9 @@ def fingerprint_tracker(
     ``footfall zones record`` records); zones the survey names must be zones of
     ``sensor_zones``. With ``xy_m`` (the ``(x_m, y_m)`` spot of every fingerprint) devices
     are tracked over the surveyed spots by a :class:`~positioning.gridfilter.GridFilter`
-    (``grid`` settings); without, a kNN classifies each second (``tuning``). Filtering,
-    the floor, dwell and visits are the tracker's own.
+    (``grid`` settings, which also set that signal's Kalman process noise, the dwell
+    machine's switch confirmation, and the back-dating of zone changes); without, a kNN
+    classifies each second (``tuning``). The floor, dwell and visits are the tracker's own.
     """
     cfg = config if config is not None else TrackerConfig()
     unknown = set(zone_labels) - set(sensor_zones.values())
@@ -567,13 +607,25 @@ def fingerprint_tracker(
     if xy_m is not None:
         gt = grid or GridFilterTuning()
         clf = GridFilter(sensors, gt).fit(rssi_matrix, list(zone_labels), xy_m)
-        min_probability = gt.min_probability
+        dwell_cfg = replace(
+            cfg.dwell[signal],
+            min_probability=gt.min_probability,
+            confirm_switch_s=gt.confirm_switch_s,
+            confirm_switch_min_samples=gt.confirm_switch_min_samples,
+        )
+        kalman = {
+            **cfg.kalman,
+            signal: replace(
+                cfg.kalman[signal], process_noise_dbm2_per_s=gt.rssi_process_noise_dbm2_per_s
+            ),
+        }
+        cfg = replace(cfg, kalman=kalman)
     else:
         fp = tuning or FingerprintTuning()
         knn = FingerprintClassifier(fp.k, sensors=sensors, switch_margin=fp.switch_margin)
         clf = knn.fit(rssi_matrix, list(zone_labels))
-        min_probability = fp.min_probability
-    dwell = {**cfg.dwell, signal: replace(cfg.dwell[signal], min_probability=min_probability)}
+        dwell_cfg = replace(cfg.dwell[signal], min_probability=fp.min_probability)
+    dwell = {**cfg.dwell, signal: dwell_cfg}
     return PresenceTracker(sensor_zones, replace(cfg, dwell=dwell), classifiers={signal: clf})
 
 

@@ -189,3 +189,49 @@ def test_presence_run_spans_supports_of_any_zone_within_the_grace() -> None:
     assert (state.present_since_ts_s, state.present_last_ts_s) == (100.0, 115.0)
     state, _ = step(state, ZoneObservation("shoes", 0.9), 125.5, cfg)  # 10.5 s of silence
     assert (state.present_since_ts_s, state.present_last_ts_s) == (125.5, 125.5)
+
+
+def test_a_backdated_observation_moves_the_switch_to_when_its_evidence_began() -> None:
+    """A candidate whose classifier says the zone led since 117 s switches there, with the
+    old zone closed at the same time; the confirmation still counts from its own samples."""
+    state = initial_state("dk_b")
+    events: list[PresenceEvent] = []
+    for t in range(100, 121):
+        state, new = step(state, ZoneObservation("shoes", 0.9), float(t), CFG)
+        events.extend(new)
+    for t in range(121, 125):
+        state, new = step(state, ZoneObservation("till", 0.9, since_ts_s=117.0), float(t), CFG)
+        events.extend(new)
+    assert [(e.kind, e.zone, e.ts_s, e.dwell_s) for e in events] == [
+        (EventKind.ZONE_ENTER, "shoes", 100.0, None),
+        (EventKind.ZONE_EXIT, "shoes", 117.0, 17.0),
+        (EventKind.ZONE_ENTER, "till", 117.0, None),
+    ]
+    assert state.entered_ts_s == 117.0
+
+
+def test_backdating_stops_at_the_held_zone_and_the_last_closed_one() -> None:
+    """A claim older than the held zone's enter (or, with none held, than the last zone's
+    close) is cut there, so zone times still tile; a claim in the future is now."""
+    state = initial_state("dk_c")
+    for t in (100.0, 101.0, 102.0):
+        state, _ = step(state, ZoneObservation("shoes", 0.9, since_ts_s=90.0), t, CFG)
+    assert state.zone == "shoes"
+    assert state.entered_ts_s == 90.0  # nothing before: the first zone may start earlier
+    events: list[PresenceEvent] = []
+    for t in (103.0, 104.0, 105.0):
+        state, new = step(state, ZoneObservation("till", 0.9, since_ts_s=50.0), t, CFG)
+        events.extend(new)
+    assert [(e.kind, e.zone, e.ts_s) for e in events] == [
+        (EventKind.ZONE_EXIT, "shoes", 90.0),
+        (EventKind.ZONE_ENTER, "till", 90.0),
+    ]
+    state, new = tick(state, 200.0, CFG)  # grace runs out: till closes at its last support
+    assert [(e.kind, e.ts_s) for e in new] == [(EventKind.ZONE_EXIT, 105.0)]
+    for t in (210.0, 211.0, 212.0):
+        state, new = step(state, ZoneObservation("shoes", 0.9, since_ts_s=20.0), t, CFG)
+        events.extend(new)
+    assert (state.zone, state.entered_ts_s) == ("shoes", 105.0)
+    assert state.present_since_ts_s == 105.0
+    state2, _ = step(initial_state("dk_d"), ZoneObservation("shoes", 0.9, since_ts_s=9e9), 5.0, CFG)
+    assert state2.candidate_from_ts_s == 5.0

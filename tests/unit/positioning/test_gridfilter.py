@@ -145,6 +145,10 @@ def test_bad_input_and_settings_are_refused() -> None:
         GridFilterTuning(sigma_db=0.0)
     with pytest.raises(ValueError, match="'switch_margin'"):
         GridFilterTuning(switch_margin=1.0)
+    with pytest.raises(ValueError, match="'backdate_mass'"):
+        GridFilterTuning(backdate_mass=1.5)
+    with pytest.raises(ValueError, match="'confirm_switch_min_samples'"):
+        GridFilterTuning(confirm_switch_min_samples=0)
 
 
 # -- in the tracker: the late arrival ----------------------------------------------------------
@@ -188,6 +192,26 @@ def test_a_shopper_stopping_just_inside_a_zone_is_placed_there(seed: int) -> Non
     enters = _enters(tracker, readings, 130)
     assert [e.zone for e in enters] == ["aisle", "bakery"]
     assert 60.0 <= enters[1].ts_s - T0 <= 64.2 + 20.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_zone_change_is_stamped_where_the_new_zone_began_to_rise(seed: int) -> None:
+    """The belief crosses the switch margin seconds after the shopper crossed the boundary;
+    the bakery enter is stamped where the bakery's mass last rose to ``backdate_mass``:
+    never later than without back-dating, and near the crossing (64.2 s)."""
+    matrix, labels, spots = _survey()
+    readings = _late_arrival("dk1_late", seed)
+    dated, undated = (
+        _enters(
+            fingerprint_tracker(SENSOR_ZONES, SENSORS, matrix, labels, xy_m=spots, grid=tuning),
+            readings,
+            130,
+        )
+        for tuning in (GridFilterTuning(), GridFilterTuning(backdate_max_s=0.0))
+    )
+    assert [e.zone for e in dated] == [e.zone for e in undated] == ["aisle", "bakery"]
+    assert dated[1].ts_s <= undated[1].ts_s
+    assert 60.0 <= dated[1].ts_s - T0 <= 64.2 + 13.0
 
 
 def test_each_device_has_its_own_belief_and_loses_it_with_the_device() -> None:
