@@ -26,11 +26,13 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
 from psycopg.abc import Buffer
 from psycopg.adapt import Loader
+from psycopg.pq import Format
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, text
 
 from gateway.models import PresenceEventRow, StoreVisit, VisitDirty
@@ -421,6 +423,14 @@ class _ZonesLoader(Loader):
         return _load_zones(bytes(data).decode())
 
 
+class _ZonesBinaryLoader(_ZonesLoader):
+    """:class:`_ZonesLoader` for binary results (the binary form of ``json`` is its text)."""
+
+    format = Format.BINARY
+
+
+_STORE_DEVICE = itemgetter(0, 1)
+
 _Existing = tuple[int, datetime, datetime]
 """A stored visit around a claimed range: (id, started_at, ended_at)."""
 
@@ -444,9 +454,12 @@ def _load_bulk(
             cur.execute(_EXISTING_SQL, (devices, load_hi, load_lo))
             for vid, store_id, device_key, started_at, ended_at in cur.fetchall():
                 existing.setdefault((store_id, device_key), []).append((vid, started_at, ended_at))
-            cur.execute(_EVIDENCE_SQL, (devices, load_lo, ev_hi))
-            for row in cur.fetchall():  # rows made in C (iterating makes them one by one)
-                evidence.setdefault((row[0], row[1]), []).append(row[2:])
+            cur.adapters.register_loader(_JSON_OID, _ZonesBinaryLoader)
+            # binary results: the doubles arrive as they are (no text to parse); the rows of
+            # one (store, device) come together (the lateral scan goes device by device)
+            cur.execute(_EVIDENCE_SQL, (devices, load_lo, ev_hi), binary=True)
+            for key, rows in groupby(cur.fetchall(), _STORE_DEVICE):
+                evidence.setdefault(key, []).extend([row[2:] for row in rows])
         return existing, evidence
     v, e = StoreVisit, PresenceEventRow
     for r in conn.execute(
